@@ -1,0 +1,43 @@
+# DevSignal Pipelines. Every target creates .venv and installs on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DEVSIGNAL_HOME ?= $(CURDIR)/.devsignal
+
+.PHONY: demo dev test test-all lint format bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the whole pipeline against the local sandbox API on the embedded DuckDB warehouse.
+demo: $(STAMP)
+	$(BIN)/devsignal demo
+
+## Open the Dagster UI on the same instance the demo and `devsignal sync` use.
+dev: $(STAMP)
+	$(BIN)/devsignal dev
+
+## Unit and integration tests (DuckDB and PostgreSQL at 127.0.0.1:5432).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check devsignal_pipelines tests benchmarks
+	$(BIN)/ruff format --check devsignal_pipelines tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix devsignal_pipelines tests benchmarks
+	$(BIN)/ruff format devsignal_pipelines tests benchmarks
+
+## Throughput and memory benchmarks (not part of `make test`).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_twitter_sync
+
+clean:
+	rm -rf $(VENV) .devsignal .pytest_cache .ruff_cache

@@ -1,0 +1,260 @@
+"""The control DB: organizations, connector settings and the CRM side (SQLAlchemy 2 Core).
+
+SQLite file under DEVSIGNAL_HOME by default, PostgreSQL via DEVSIGNAL_CONTROL_DB_URL. Connector
+rows hold the *name* of the environment variable with a secret, never the secret itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = sa.MetaData()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(name: str, **kw: Any) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), **kw)
+
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    _ts("created_at", nullable=False, default=_now),
+)
+
+connectors = sa.Table(
+    "connectors",
+    metadata,
+    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("settings", sa.JSON, nullable=False, default=dict),
+    sa.Column("secret_env", sa.String(128)),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+)
+
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(300)),
+    sa.Column("domain", sa.String(253)),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+    sa.UniqueConstraint("organization_id", "domain", name="uq_companies_org_domain"),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="SET NULL")),
+    sa.Column("full_name", sa.String(300)),
+    sa.Column("email", sa.String(320)),
+    # crm: entered by the customer; twitter/stackoverflow: created by identity resolution.
+    sa.Column("source", sa.String(32), nullable=False, default="crm"),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+    sa.Index("ix_contacts_org", "organization_id"),
+)
+
+contact_identities = sa.Table(
+    "contact_identities",
+    metadata,
+    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("platform_user_id", sa.String(64), primary_key=True),
+    sa.Column("contact_id", sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("username", sa.String(100)),
+    # How the identity was established: crm, or the identity-resolution method that created it.
+    sa.Column("method", sa.String(32), nullable=False, default="crm"),
+    sa.Column("confidence", sa.Float, nullable=False, default=1.0),
+    sa.Column("evidence", sa.JSON, nullable=False, default=dict),
+    _ts("created_at", nullable=False, default=_now),
+)
+
+deals = sa.Table(
+    "deals",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="SET NULL")),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("amount", sa.Float),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+)
+
+deal_stage_changes = sa.Table(
+    "deal_stage_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deal_id", sa.ForeignKey("deals.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("from_stage", sa.String(32)),
+    sa.Column("to_stage", sa.String(32), nullable=False),
+    _ts("changed_at", nullable=False, default=_now),
+)
+
+product_signals = sa.Table(
+    "product_signals",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("contact_id", sa.ForeignKey("contacts.id", ondelete="SET NULL")),
+    sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="SET NULL")),
+    sa.Column("signal_type", sa.String(64), nullable=False),
+    _ts("occurred_at", nullable=False),
+    sa.Column("properties", sa.JSON, nullable=False, default=dict),
+    _ts("recorded_at", nullable=False, default=_now),
+    sa.Index("ix_product_signals_org", "organization_id"),
+)
+
+CONNECTOR_SOURCES = ("twitter", "stackoverflow", "enrichment")
+_ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ControlDBError(ValueError):
+    """A control-DB request that cannot be carried out, with what to do about it."""
+
+
+def validate_organization_id(name: str) -> str:
+    if not _ORG_ID.match(name):
+        raise ControlDBError(
+            f"organization name {name!r} is not valid: use lower-case letters, digits and '-', "
+            "starting with a letter or digit, at most 63 characters (e.g. 'acme-data')"
+        )
+    return name
+
+
+def validate_env_name(name: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise ControlDBError(
+            f"{name!r} is not an environment variable name; pass the variable's NAME (e.g. ACME_X_TOKEN), "
+            "never the token itself"
+        )
+    return name
+
+
+class ControlDB:
+    """Transactional access to the control DB."""
+
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(url, connect_args={"timeout": 30})
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = sa.create_engine(re.sub(r"^postgres(ql)?:", "postgresql+psycopg2:", url), pool_pre_ping=True)
+
+    def create_all(self) -> None:
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def read_df(self, statement: sa.Executable) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(statement)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    # --- organizations and connectors ----------------------------------------------------------
+
+    def add_organization(self, org_id: str, name: str | None = None) -> bool:
+        """Create an organization; returns False when it already exists."""
+        validate_organization_id(org_id)
+        with self.begin() as conn:
+            inserted = conn.execute(
+                self.insert_ignore(organizations, ["id"]).values(id=org_id, name=name or org_id, created_at=_now())
+            )
+            return bool(inserted.rowcount)
+
+    def list_organizations(self) -> pd.DataFrame:
+        return self.read_df(sa.select(organizations).order_by(organizations.c.id))
+
+    def require_organization(self, conn: sa.Connection, org_id: str) -> None:
+        if conn.execute(sa.select(organizations.c.id).where(organizations.c.id == org_id)).first() is None:
+            raise ControlDBError(f"organization {org_id!r} does not exist; create it with: devsignal orgs add {org_id}")
+
+    def connect_source(
+        self, org_id: str, source: str, settings: Mapping[str, Any], secret_env: str | None
+    ) -> None:
+        """Add or replace an organization's connector settings (enabled)."""
+        if source not in CONNECTOR_SOURCES:
+            raise ControlDBError(f"unknown source {source!r}; use one of {', '.join(CONNECTOR_SOURCES)}")
+        if secret_env is not None:
+            validate_env_name(secret_env)
+        with self.begin() as conn:
+            self.require_organization(conn, org_id)
+            values = {"settings": dict(settings), "secret_env": secret_env, "enabled": True, "updated_at": _now()}
+            stmt = self._insert(connectors).values(organization_id=org_id, source=source, created_at=_now(), **values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["organization_id", "source"], set_=values))
+
+    def disconnect_source(self, org_id: str, source: str) -> bool:
+        """Disable a connector; its data stays in the warehouse. Returns False if it was not connected."""
+        with self.begin() as conn:
+            self.require_organization(conn, org_id)
+            result = conn.execute(
+                sa.update(connectors)
+                .where(connectors.c.organization_id == org_id, connectors.c.source == source, connectors.c.enabled)
+                .values(enabled=False, updated_at=_now())
+            )
+            return bool(result.rowcount)
+
+    def connectors(self, source: str | None = None, org_id: str | None = None) -> list[dict[str, Any]]:
+        """Enabled connectors, optionally for one source or organization."""
+        stmt = sa.select(connectors).where(connectors.c.enabled).order_by(connectors.c.organization_id)
+        if source:
+            stmt = stmt.where(connectors.c.source == source)
+        if org_id:
+            stmt = stmt.where(connectors.c.organization_id == org_id)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def connected_organization_ids(self) -> list[str]:
+        return sorted({c["organization_id"] for c in self.connectors()})
+
+    # --- bulk CRM writes -------------------------------------------------------------------------
+
+    def insert_missing(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert rows whose primary key is not there yet (idempotent bulk load); returns rows inserted."""
+        if not rows:
+            return 0
+        keys = [c.name for c in table.primary_key.columns]
+        result = conn.execute(self.insert_ignore(table, keys), list(rows))
+        return max(result.rowcount, 0)
+
+    def insert_ignore(self, table: sa.Table, keys: Iterable[str]) -> Any:
+        return self._insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

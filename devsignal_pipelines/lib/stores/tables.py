@@ -1,0 +1,277 @@
+"""The warehouse tables the Python assets own, declared once.
+
+One declaration gives the DDL for both engines, the primary key the writers upsert on, and the
+column schema the Dagster UI shows. Tables built by SQL models (dbt_like_sql/) are not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+# Portable column types -> engine types.
+_TYPES = {
+    "text": {"duckdb": "VARCHAR", "postgres": "TEXT"},
+    "bigint": {"duckdb": "BIGINT", "postgres": "BIGINT"},
+    "double": {"duckdb": "DOUBLE", "postgres": "DOUBLE PRECISION"},
+    "boolean": {"duckdb": "BOOLEAN", "postgres": "BOOLEAN"},
+    "timestamptz": {"duckdb": "TIMESTAMPTZ", "postgres": "TIMESTAMPTZ"},
+    "json": {"duckdb": "JSON", "postgres": "JSONB"},
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+    nullable: bool = True
+
+    def __post_init__(self) -> None:
+        if self.type not in _TYPES:
+            raise ValueError(f"column {self.name}: unknown type {self.type!r}; use one of {sorted(_TYPES)}")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    schema: str
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    # Set when a row is first inserted, never overwritten by an upsert.
+    insert_only: tuple[str, ...] = ()
+    # Bumped only when an upsert really changes a row, so a re-run leaves rows untouched.
+    touched_on_change: tuple[str, ...] = ()
+    column_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+        unknown = set(self.primary_key + self.insert_only + self.touched_on_change) - set(self.column_names)
+        if unknown:
+            raise ValueError(f"{self.qualified_name}: unknown columns {sorted(unknown)}")
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def json_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.type == "json")
+
+    @property
+    def compared_columns(self) -> tuple[str, ...]:
+        """Columns whose change counts as an update."""
+        skip = set(self.primary_key + self.insert_only + self.touched_on_change)
+        return tuple(c for c in self.column_names if c not in skip)
+
+    def ddl(self, dialect: str) -> str:
+        cols = ",\n  ".join(
+            f"{c.name} {_TYPES[c.type][dialect]}{'' if c.nullable else ' NOT NULL'}" for c in self.columns
+        )
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.qualified_name} (\n  {cols},\n"
+            f"  PRIMARY KEY ({', '.join(self.primary_key)})\n)"
+        )
+
+    def column_type(self, name: str, dialect: str) -> str:
+        return next(_TYPES[c.type][dialect] for c in self.columns if c.name == name)
+
+    def table_schema(self) -> dg.TableSchema:
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name=c.name,
+                    type=c.type,
+                    description=c.description,
+                    constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=False),
+                )
+                for c in self.columns
+            ]
+        )
+
+
+def _org() -> Column:
+    return Column("organization_id", "text", "Organization (tenant) slug; the partition key.", False)
+
+
+RAW_TWEETS = TableSpec(
+    schema="raw",
+    name="tweets",
+    description="X posts that matched an organization's tracked keywords (X API v2 recent search), classified.",
+    columns=(
+        _org(),
+        Column("tweet_id", "text", "Permanent X post id (a string, as the API sends it).", False),
+        Column("author_id", "text", "Permanent X user id of the author.", False),
+        Column("text", "text", "Post text as returned by the API.", False),
+        Column("created_at", "timestamptz", "When the post was published (UTC).", False),
+        Column("lang", "text", "Language detected by X."),
+        Column("conversation_id", "text", "Id of the conversation's first post."),
+        Column("in_reply_to_user_id", "text", "User the post replies to, if a reply."),
+        Column("retweet_count", "bigint", "Reposts at fetch time."),
+        Column("reply_count", "bigint", "Replies at fetch time."),
+        Column("like_count", "bigint", "Likes at fetch time."),
+        Column("quote_count", "bigint", "Quotes at fetch time."),
+        Column("matched_keywords", "json", "JSON array of the tracked keywords found in the text."),
+        Column("sentiment", "text", "positive | negative | neutral (VADER tuned for developer text)."),
+        Column("sentiment_score", "double", "Compound sentiment score in [-1, 1]."),
+        Column("tweet_type", "text", "question | complaint | praise | mention (precedence in docs/sentiment.md)."),
+        Column("url", "text", "Link to the post."),
+        Column("payload", "json", "The post object exactly as the API returned it."),
+        Column("ingested_at", "timestamptz", "When DevSignal first stored the post.", False),
+        Column("updated_at", "timestamptz", "When a sync last changed the row (metrics, classification).", False),
+    ),
+    primary_key=("organization_id", "tweet_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_TWITTER_USERS = TableSpec(
+    schema="raw",
+    name="twitter_users",
+    description="Authors of the posts in raw.tweets, from `expansions=author_id`; latest profile seen.",
+    columns=(
+        _org(),
+        Column("user_id", "text", "Permanent X user id (never changes; the identity key).", False),
+        Column("username", "text", "Handle without @ (users can change it)."),
+        Column("name", "text", "Display name."),
+        Column("description", "text", "Profile bio."),
+        Column("profile_url", "text", "Expanded profile website URL, if any."),
+        Column("bio_urls", "json", "JSON array of every expanded URL in the profile (website and bio)."),
+        Column("location", "text", "Free-text location."),
+        Column("followers_count", "bigint", "Followers at fetch time."),
+        Column("following_count", "bigint", "Accounts followed at fetch time."),
+        Column("tweet_count", "bigint", "Posts at fetch time."),
+        Column("verified", "boolean", "Verified flag."),
+        Column("protected", "boolean", "Protected account flag."),
+        Column("profile_image_url", "text", "Avatar URL."),
+        Column("account_created_at", "timestamptz", "When the X account was created."),
+        Column("payload", "json", "The user object exactly as the API returned it."),
+        Column("ingested_at", "timestamptz", "When DevSignal first stored the user.", False),
+        Column("updated_at", "timestamptz", "When a sync last changed the profile.", False),
+    ),
+    primary_key=("organization_id", "user_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_SYNC_CURSORS = TableSpec(
+    schema="raw",
+    name="sync_cursors",
+    description="Incremental state per organization and source (e.g. X since_id), written in the same "
+    "transaction as the data it covers.",
+    columns=(
+        _org(),
+        Column("source", "text", "Connector: twitter | stackoverflow | ...", False),
+        Column("cursor_name", "text", "Which cursor (since_id, activity_date, ...).", False),
+        Column("value", "text", "Cursor value.", False),
+        Column("updated_at", "timestamptz", "When the cursor last moved.", False),
+    ),
+    primary_key=("organization_id", "source", "cursor_name"),
+    touched_on_change=("updated_at",),
+)
+
+RAW_QUARANTINE = TableSpec(
+    schema="raw",
+    name="quarantine",
+    description="Malformed API records that could not be loaded, kept for inspection instead of crashing a sync.",
+    columns=(
+        _org(),
+        Column("source", "text", "Connector that received the record.", False),
+        Column("record_hash", "text", "SHA-256 of the payload (dedupes repeated deliveries).", False),
+        Column("reason", "text", "Why the record was rejected.", False),
+        Column("payload", "text", "The record as received (may be invalid JSON).", False),
+        Column("quarantined_at", "timestamptz", "When it was first quarantined.", False),
+    ),
+    primary_key=("organization_id", "source", "record_hash"),
+    insert_only=("quarantined_at",),
+)
+
+CORE_IDENTITY_LINKS = TableSpec(
+    schema="core",
+    name="identity_links",
+    description="Every platform author linked to a contact (and company when known), with the method, "
+    "confidence and the evidence that matched.",
+    columns=(
+        _org(),
+        Column("platform", "text", "twitter | stackoverflow", False),
+        Column("platform_user_id", "text", "Permanent platform user id.", False),
+        Column("contact_id", "text", "Linked contact (control DB id).", False),
+        Column("company_id", "text", "Linked company, when known."),
+        Column("method", "text", "platform_id | bio_domain_name | bio_domain | new_contact (see docs/identity.md).", False),
+        Column("confidence", "double", "0..1; 1.0 for a known permanent id.", False),
+        Column("evidence", "json", "The values that matched (ids, domains, names).", False),
+        Column("linked_at", "timestamptz", "When the link was first made.", False),
+    ),
+    primary_key=("organization_id", "platform", "platform_user_id"),
+)
+
+CORE_COMPANIES = TableSpec(
+    schema="core",
+    name="companies",
+    description="Companies (accounts) per organization, from the control DB's CRM side.",
+    columns=(
+        _org(),
+        Column("company_id", "text", "Control DB company id.", False),
+        Column("name", "text", "Company name."),
+        Column("domain", "text", "Primary web domain, lower case."),
+        Column("created_at", "timestamptz", "When the company entered the CRM.", False),
+    ),
+    primary_key=("organization_id", "company_id"),
+)
+
+CORE_CONTACTS = TableSpec(
+    schema="core",
+    name="contacts",
+    description="Contacts per organization: CRM contacts and those created by identity resolution.",
+    columns=(
+        _org(),
+        Column("contact_id", "text", "Control DB contact id.", False),
+        Column("company_id", "text", "Company the contact works for, when known."),
+        Column("full_name", "text", "Full name."),
+        Column("email", "text", "Email address."),
+        Column("source", "text", "crm | twitter (created from an unmatched author) | ...", False),
+        Column("created_at", "timestamptz", "When the contact was created.", False),
+    ),
+    primary_key=("organization_id", "contact_id"),
+)
+
+CORE_SIGNALS = TableSpec(
+    schema="core",
+    name="signals",
+    description="One row per developer signal from every source (X, Stack Overflow, first-party product events), "
+    "resolved to contact and company.",
+    columns=(
+        Column("signal_id", "text", "Stable id: '<source>:<native id>'.", False),
+        _org(),
+        Column("source", "text", "twitter | stackoverflow | product", False),
+        Column(
+            "signal_type",
+            "text",
+            "twitter_mention | twitter_question | twitter_complaint | twitter_praise | github_star | docs_view | "
+            "signup | api_call | feature_usage | ...",
+            False,
+        ),
+        Column("occurred_at", "timestamptz", "When it happened (UTC).", False),
+        Column("contact_id", "text", "Resolved contact."),
+        Column("company_id", "text", "Resolved company (account)."),
+        Column("sentiment", "text", "positive | negative | neutral for text signals."),
+        Column("sentiment_score", "double", "Compound sentiment score in [-1, 1]."),
+        Column("url", "text", "Link to the source item."),
+        Column("metadata", "json", "Source-specific details (text, username, keywords, properties, ...)."),
+        Column("ingested_at", "timestamptz", "When the underlying record was first stored.", False),
+    ),
+    primary_key=("organization_id", "signal_id"),
+)
+
+WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
+    RAW_TWEETS,
+    RAW_TWITTER_USERS,
+    RAW_SYNC_CURSORS,
+    RAW_QUARANTINE,
+    CORE_IDENTITY_LINKS,
+    CORE_COMPANIES,
+    CORE_CONTACTS,
+    CORE_SIGNALS,
+)

@@ -1,0 +1,320 @@
+"""The analytical warehouse: DuckDB file by default, PostgreSQL by URL.
+
+Everything derived by the pipeline goes through here, set-based: a DataFrame is staged in one
+bulk step (Arrow for DuckDB, COPY for PostgreSQL) and merged with a single SQL statement. Writes
+happen inside `Warehouse.transaction()`, which holds a DuckDB write connection only for as long
+as the block runs, never across an HTTP call.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
+from devsignal_pipelines.lib.stores.tables import RAW_SYNC_CURSORS, WAREHOUSE_TABLES, TableSpec
+
+SCHEMAS = ("raw", "core", "analytics")
+_NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+class WarehouseConfigError(ValueError):
+    """The warehouse URL cannot be used."""
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    new: int
+    updated: int
+
+
+def _is_duckdb_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+class Warehouse:
+    """A handle on the warehouse; cheap to create, opens connections only when used."""
+
+    def __init__(self, url: str, lock_timeout_s: float = 300.0):
+        self.url = url
+        self.lock_timeout_s = lock_timeout_s
+        if url.startswith("duckdb:"):
+            self.dialect = "duckdb"
+            path = url.removeprefix("duckdb:").removeprefix("//").removeprefix("/")
+            self.path = None if path in ("", ":memory:") else Path("/" + path if url.startswith("duckdb:///") else path)
+            if self.path is None:
+                raise WarehouseConfigError(
+                    "DEVSIGNAL_WAREHOUSE_URL=duckdb:///:memory: cannot be shared between Dagster steps; "
+                    "use a file such as duckdb:///$DEVSIGNAL_HOME/warehouse.duckdb"
+                )
+            self._engine = None
+        elif url.startswith(("postgresql:", "postgresql+psycopg2:", "postgres:")):
+            self.dialect = "postgres"
+            self.path = None
+            pg_url = re.sub(r"^postgres(ql)?(\+\w+)?:", "postgresql+psycopg2:", url)
+            self._engine = sa.create_engine(pg_url, poolclass=NullPool)
+        else:
+            raise WarehouseConfigError(
+                f"DEVSIGNAL_WAREHOUSE_URL must start with duckdb:/// or postgresql://, got {self.safe_url!r}"
+            )
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password masked, for logs and metadata."""
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url)
+
+    # --- connections ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _duckdb(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not self.path.exists():
+            read_only = False
+        # Another process may hold the single DuckDB write lock for a moment: wait for it.
+        for attempt in Retrying(
+            retry=retry_if_exception(_is_duckdb_lock_error),
+            wait=wait_random_exponential(multiplier=0.05, max=2.0),
+            stop=stop_after_delay(self.lock_timeout_s),
+            reraise=True,
+        ):
+            with attempt:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[WarehouseTransaction]:
+        """One atomic unit of writes: everything in the block commits together or not at all."""
+        if self.dialect == "duckdb":
+            with self._duckdb(read_only=False) as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield _DuckDBTransaction(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+        else:
+            assert self._engine is not None
+            with self._engine.begin() as conn:
+                yield _PostgresTransaction(conn)
+
+    def read_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a read query (`:name` parameters) and return a DataFrame."""
+        if self.dialect == "duckdb":
+            with self._duckdb(read_only=True) as con:
+                return con.execute(_duckdb_params(sql), params or {}).df()
+        assert self._engine is not None
+        with self._engine.connect() as conn:
+            result = conn.execute(sa.text(sql), params or {})
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        frame = self.read_df(sql, params)
+        return None if frame.empty else frame.iat[0, 0]
+
+    def table_exists(self, qualified_name: str) -> bool:
+        schema, name = qualified_name.split(".")
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :n",
+                {"s": schema, "n": name},
+            )
+        )
+
+    # --- schema --------------------------------------------------------------------------------
+
+    def ensure_tables(self, specs: Sequence[TableSpec] = WAREHOUSE_TABLES) -> None:
+        """Create the schemas and any missing table or column (additive migrations only)."""
+        with self.transaction() as tx:
+            for schema in SCHEMAS:
+                tx.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for spec in specs:
+                tx.execute(spec.ddl(self.dialect))
+                existing = set(
+                    tx.fetch_df(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = :s AND table_name = :n",
+                        {"s": spec.schema, "n": spec.name},
+                    )["column_name"]
+                )
+                for column in spec.columns:
+                    if column.name not in existing:
+                        tx.execute(
+                            f"ALTER TABLE {spec.qualified_name} ADD COLUMN {column.name} "
+                            f"{spec.column_type(column.name, self.dialect)}"
+                        )
+
+    # --- cursors -------------------------------------------------------------------------------
+
+    def get_cursor(self, organization_id: str, source: str, cursor_name: str) -> str | None:
+        if not self.table_exists(RAW_SYNC_CURSORS.qualified_name):
+            return None
+        return self.scalar(
+            "SELECT value FROM raw.sync_cursors WHERE organization_id = :o AND source = :s AND cursor_name = :c",
+            {"o": organization_id, "s": source, "c": cursor_name},
+        )
+
+
+class WarehouseTransaction:
+    """Writes inside one transaction. Created by `Warehouse.transaction()`."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        raise NotImplementedError
+
+    def fetch_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _stage(self, spec: TableSpec, frame: pd.DataFrame) -> str:
+        """Bulk-load `frame` into a temporary table shaped like `spec`; return its name."""
+        raise NotImplementedError
+
+    def merge(self, spec: TableSpec, frame: pd.DataFrame) -> MergeCounts:
+        """Upsert on the primary key. Rows whose values are unchanged are left untouched."""
+        frame = _prepare(spec, frame).drop_duplicates(list(spec.primary_key), keep="first")
+        if frame.empty:
+            return MergeCounts(0, 0)
+        stage = self._stage(spec, frame)
+        pk_join = " AND ".join(f"t.{k} = s.{k}" for k in spec.primary_key)
+        changed_t = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in spec.compared_columns) or "FALSE"
+        counts = self.fetch_df(
+            f"SELECT count(*) FILTER (WHERE t.{spec.primary_key[0]} IS NULL) AS new, "
+            f"count(*) FILTER (WHERE t.{spec.primary_key[0]} IS NOT NULL AND ({changed_t})) AS updated "
+            f"FROM {stage} s LEFT JOIN {spec.qualified_name} t ON {pk_join}"
+        )
+        updatable = [c for c in spec.column_names if c not in spec.primary_key + spec.insert_only]
+        set_clause = ", ".join(f"{c} = excluded.{c}" for c in updatable)
+        changed_x = " OR ".join(f"t.{c} IS DISTINCT FROM excluded.{c}" for c in spec.compared_columns)
+        conflict = (
+            f"DO UPDATE SET {set_clause} WHERE {changed_x}" if updatable and changed_x else "DO NOTHING"
+        )
+        cols = ", ".join(spec.column_names)
+        self.execute(
+            f"INSERT INTO {spec.qualified_name} AS t ({cols}) SELECT {cols} FROM {stage} "
+            f"ON CONFLICT ({', '.join(spec.primary_key)}) {conflict}"
+        )
+        self.execute(f"DROP TABLE {stage}")
+        return MergeCounts(int(counts.at[0, "new"]), int(counts.at[0, "updated"]))
+
+    def replace_partition(self, spec: TableSpec, frame: pd.DataFrame, organization_id: str) -> int:
+        """Delete-then-insert one organization's rows (for tables rebuilt from upstream each run)."""
+        frame = _prepare(spec, frame)
+        if not frame.empty and set(frame["organization_id"]) != {organization_id}:
+            raise ValueError(f"{spec.qualified_name}: rows for other organizations in partition {organization_id!r}")
+        self.execute(f"DELETE FROM {spec.qualified_name} WHERE organization_id = :o", {"o": organization_id})
+        if frame.empty:
+            return 0
+        stage = self._stage(spec, frame)
+        cols = ", ".join(spec.column_names)
+        self.execute(f"INSERT INTO {spec.qualified_name} ({cols}) SELECT {cols} FROM {stage}")
+        self.execute(f"DROP TABLE {stage}")
+        return len(frame)
+
+    def set_cursor(self, organization_id: str, source: str, cursor_name: str, value: str) -> None:
+        self.merge(
+            RAW_SYNC_CURSORS,
+            pd.DataFrame(
+                {
+                    "organization_id": [organization_id],
+                    "source": [source],
+                    "cursor_name": [cursor_name],
+                    "value": [value],
+                    "updated_at": [pd.Timestamp.now(tz="UTC")],
+                }
+            ),
+        )
+
+
+def _prepare(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """Reorder to the table's columns, fail clearly on unknown ones, serialize JSON columns."""
+    unknown = set(frame.columns) - set(spec.column_names)
+    if unknown:
+        raise ValueError(f"{spec.qualified_name} has no columns {sorted(unknown)}")
+    frame = frame.reindex(columns=list(spec.column_names))
+    for column in spec.columns:
+        if column.type == "bigint" and frame[column.name].dtype != "Int64":
+            frame[column.name] = frame[column.name].astype("Int64")
+    for column in spec.json_columns:
+        values = frame[column]
+        needs_dump = values.map(lambda v: not (v is None or isinstance(v, str)) and not _isna(v))
+        if needs_dump.any():
+            frame[column] = values.where(~needs_dump, values[needs_dump].map(json.dumps))
+    return frame
+
+
+def _isna(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def _duckdb_params(sql: str) -> str:
+    return _NAMED_PARAM.sub(r"$\1", sql)
+
+
+class _DuckDBTransaction(WarehouseTransaction):
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self._stages = 0
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.con.execute(_duckdb_params(sql), params or {})
+
+    def fetch_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.con.execute(_duckdb_params(sql), params or {}).df()
+
+    def _stage(self, spec: TableSpec, frame: pd.DataFrame) -> str:
+        self._stages += 1
+        view, stage = f"_frame_{self._stages}", f"_stage_{self._stages}"
+        self.con.register(view, frame)
+        casts = ", ".join(f"CAST({c} AS {spec.column_type(c, 'duckdb')}) AS {c}" for c in spec.column_names)
+        self.con.execute(f"CREATE TEMP TABLE {stage} AS SELECT {casts} FROM {view}")
+        self.con.unregister(view)
+        return stage
+
+
+class _PostgresTransaction(WarehouseTransaction):
+    dialect = "postgres"
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+        self._stages = 0
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.conn.execute(sa.text(sql), params or {})
+
+    def fetch_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        result = self.conn.execute(sa.text(sql), params or {})
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def _stage(self, spec: TableSpec, frame: pd.DataFrame) -> str:
+        self._stages += 1
+        stage = f"_stage_{self._stages}"
+        self.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {stage} (LIKE {spec.qualified_name} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f%z")
+        buffer.seek(0)
+        cursor = self.conn.connection.dbapi_connection.cursor()
+        cursor.copy_expert(
+            f"COPY {stage} ({', '.join(spec.column_names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+        )
+        return stage
