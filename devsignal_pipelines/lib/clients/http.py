@@ -1,0 +1,153 @@
+"""The one HTTP retry helper every API client uses.
+
+Transient failures (5xx, timeouts, connection errors, unreadable bodies) are retried a bounded
+number of times with jittered exponential backoff (tenacity). Rate limits are not failures: the
+client decides how long the vendor asks it to wait, and `send_with_retries` sleeps that long
+(capped) and asks again for the same page, counting the wait.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+
+class TransientHTTPError(Exception):
+    """A failure worth retrying: the same request may well succeed in a moment."""
+
+
+class RateLimitExhaustedError(Exception):
+    """The vendor kept answering 'rate limited' beyond the configured number of waits."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_rate_limit_wait_s: float = 300.0
+    max_rate_limit_waits: int = 50
+
+
+@dataclass
+class CallStats:
+    """Counters a sync reports as materialization metadata."""
+
+    calls: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_s: float = 0.0
+    malformed_bodies: int = 0
+    http_s: float = 0.0
+    status_counts: dict[int, int] = field(default_factory=dict)
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "api_calls": self.calls,
+            "api_retries": self.retries,
+            "rate_limit_waits": self.rate_limit_waits,
+            "rate_limit_wait_seconds": round(self.rate_limit_wait_s, 3),
+            "malformed_bodies": self.malformed_bodies,
+        }
+
+
+# Given a response, return seconds to wait before asking again, or None when it is not rate limited.
+RateLimitRule = Callable[[httpx.Response], float | None]
+# Raise MalformedBodyError when a parsed 2xx body is not what the API promises.
+BodyCheck = Callable[[Any], None]
+
+
+class MalformedBodyError(TransientHTTPError):
+    """A 2xx body that parsed but is not shaped as the API documents; asked again, then reported."""
+
+
+def send_with_retries(
+    client: httpx.Client,
+    request: httpx.Request,
+    *,
+    policy: RetryPolicy,
+    stats: CallStats,
+    rate_limit_wait: RateLimitRule,
+    check_body: BodyCheck | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[httpx.Response, Any]:
+    """Send `request` until it gives a usable answer; return the response and its parsed JSON body.
+
+    4xx answers other than rate limits are returned to the caller, which knows what they mean.
+    """
+    rate_limit_waits = 0
+    while True:
+        response, body = _send_transient_safe(client, request, policy, stats, check_body, sleep)
+        wait_s = rate_limit_wait(response)
+        if wait_s is None:
+            return response, body
+        rate_limit_waits += 1
+        if rate_limit_waits > policy.max_rate_limit_waits:
+            raise RateLimitExhaustedError(
+                f"{request.url.host} still rate-limits after {policy.max_rate_limit_waits} waits"
+            )
+        wait_s = min(max(wait_s, 0.0), policy.max_rate_limit_wait_s)
+        stats.rate_limit_waits += 1
+        stats.rate_limit_wait_s += wait_s
+        sleep(wait_s)
+
+
+def _send_transient_safe(
+    client: httpx.Client,
+    request: httpx.Request,
+    policy: RetryPolicy,
+    stats: CallStats,
+    check_body: BodyCheck | None,
+    sleep: Callable[[float], None],
+) -> tuple[httpx.Response, Any]:
+    def before_retry(_state: Any) -> None:
+        stats.retries += 1
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(TransientHTTPError),
+        stop=stop_after_attempt(policy.max_attempts),
+        wait=wait_random_exponential(multiplier=policy.backoff_base_s, max=policy.backoff_max_s),
+        sleep=sleep,
+        before_sleep=before_retry,
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            response, body = _send_once(client, request, stats)
+            if check_body is not None and response.is_success:
+                try:
+                    check_body(body)
+                except MalformedBodyError:
+                    stats.malformed_bodies += 1
+                    raise
+            return response, body
+    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+def _send_once(client: httpx.Client, request: httpx.Request, stats: CallStats) -> tuple[httpx.Response, Any]:
+    stats.calls += 1
+    started = time.perf_counter()
+    try:
+        response = client.send(request)
+    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        raise TransientHTTPError(f"{type(exc).__name__} talking to {request.url.host}") from exc
+    finally:
+        stats.http_s += time.perf_counter() - started
+    stats.status_counts[response.status_code] = stats.status_counts.get(response.status_code, 0) + 1
+    if response.status_code >= 500:
+        raise TransientHTTPError(f"HTTP {response.status_code} from {request.url.host}{request.url.path}")
+    try:
+        body = json.loads(response.content) if response.content else None
+    except ValueError as exc:
+        stats.malformed_bodies += 1
+        # A truncated or garbled body is a transport problem: the same request is asked again.
+        raise TransientHTTPError(
+            f"unreadable JSON body from {request.url.host}{request.url.path} (HTTP {response.status_code})"
+        ) from exc
+    return response, body
