@@ -94,7 +94,11 @@ def _domain_candidates(authors: pd.DataFrame) -> pd.DataFrame:
     urls = urls.dropna(subset=["host"])
     urls = urls[~urls["host"].map(is_free_domain)]
     # blog.brightloop.io matches the company domain brightloop.io: try every suffix.
-    urls["domain"] = urls["host"].str.split(".").map(lambda labels: [".".join(labels[i:]) for i in range(len(labels) - 1)])
+    urls["domain"] = (
+        urls["host"]
+        .str.split(".")
+        .map(lambda labels: [".".join(labels[i:]) for i in range(len(labels) - 1)])
+    )
     return urls[["platform_user_id", "host", "domain"]].explode("domain").drop_duplicates()
 
 
@@ -118,18 +122,24 @@ def resolve_authors(
         return Resolution(_empty_identities(), _empty_contacts())
 
     # Company by bio/website domain; an author matching two companies is ambiguous: no link.
-    company_domains = companies.dropna(subset=["domain"]).assign(domain=lambda f: f["domain"].str.lower())
+    company_domains = companies.dropna(subset=["domain"]).assign(
+        domain=lambda f: f["domain"].str.lower()
+    )
     domain_hits = _domain_candidates(unknown).merge(
         company_domains[["id", "domain"]].rename(columns={"id": "company_id"}), on="domain"
     )
     per_author = domain_hits.groupby("platform_user_id")["company_id"].nunique()
     domain_hits = domain_hits[domain_hits["platform_user_id"].map(per_author) == 1]
-    domain_hits = domain_hits.drop_duplicates("platform_user_id")[["platform_user_id", "company_id", "host", "domain"]]
+    domain_hits = domain_hits.drop_duplicates("platform_user_id")[
+        ["platform_user_id", "company_id", "host", "domain"]
+    ]
     resolved = unknown.merge(domain_hits, on="platform_user_id", how="left")
 
     # Within the matched company, a unique exact normalized-name match names the contact.
     resolved["name_key"] = resolved["name"].map(normalize_name)
-    named = contacts.dropna(subset=["company_id"]).assign(name_key=lambda f: f["full_name"].map(normalize_name))
+    named = contacts.dropna(subset=["company_id"]).assign(
+        name_key=lambda f: f["full_name"].map(normalize_name)
+    )
     named = named[named["name_key"] != ""]
     unique_names = named[named.groupby(["company_id", "name_key"])["id"].transform("size") == 1]
     resolved = resolved.merge(
@@ -147,11 +157,16 @@ def resolve_authors(
     resolved.loc[has_contact, "method"] = "bio_domain_name"
     resolved["contact_id"] = resolved["matched_contact_id"].where(
         has_contact,
-        resolved["platform_user_id"].map(lambda uid: new_contact_id(organization_id, platform, uid)),
+        resolved["platform_user_id"].map(
+            lambda uid: new_contact_id(organization_id, platform, uid)
+        ),
     )
     resolved["confidence"] = resolved["method"].map(CONFIDENCE)
     resolved["evidence"] = [
-        _evidence(row) for row in resolved[["method", "host", "domain", "name", "matched_name"]].itertuples(index=False)
+        _evidence(row)
+        for row in resolved[["method", "host", "domain", "name", "matched_name"]].itertuples(
+            index=False
+        )
     ]
 
     identities = pd.DataFrame(
@@ -171,7 +186,9 @@ def resolve_authors(
         {
             "id": creates["contact_id"],
             "organization_id": organization_id,
-            "company_id": creates["company_id"].astype(object).where(creates["company_id"].notna(), None),
+            "company_id": creates["company_id"]
+            .astype(object)
+            .where(creates["company_id"].notna(), None),
             "full_name": creates["name"],
             "email": None,
             "source": platform,
@@ -183,7 +200,12 @@ def resolve_authors(
 def _evidence(row: tuple) -> dict[str, str]:
     method, host, domain, name, matched_name = row
     if method == "bio_domain_name":
-        return {"profile_host": host, "company_domain": domain, "author_name": name, "contact_name": matched_name}
+        return {
+            "profile_host": host,
+            "company_domain": domain,
+            "author_name": name,
+            "contact_name": matched_name,
+        }
     if method == "bio_domain":
         return {"profile_host": host, "company_domain": domain}
     return {"reason": "no known identity, no company domain in the profile"}
@@ -191,12 +213,23 @@ def _evidence(row: tuple) -> dict[str, str]:
 
 def _empty_identities() -> pd.DataFrame:
     return pd.DataFrame(
-        columns=["organization_id", "platform", "platform_user_id", "contact_id", "username", "method", "confidence", "evidence"]
+        columns=[
+            "organization_id",
+            "platform",
+            "platform_user_id",
+            "contact_id",
+            "username",
+            "method",
+            "confidence",
+            "evidence",
+        ]
     )
 
 
 def _empty_contacts() -> pd.DataFrame:
-    return pd.DataFrame(columns=["id", "organization_id", "company_id", "full_name", "email", "source"])
+    return pd.DataFrame(
+        columns=["id", "organization_id", "company_id", "full_name", "email", "source"]
+    )
 
 
 def link_method(identity_method: str) -> str:

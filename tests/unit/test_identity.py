@@ -13,7 +13,9 @@ from devsignal_pipelines.lib.identity import (
     url_domain,
 )
 
-COMPANIES = pd.DataFrame({"id": ["c1", "c2", "c3"], "domain": ["brightloop.io", "kettle.dev", "Other.COM"]})
+COMPANIES = pd.DataFrame(
+    {"id": ["c1", "c2", "c3"], "domain": ["brightloop.io", "kettle.dev", "Other.COM"]}
+)
 CONTACTS = pd.DataFrame(
     {
         "id": ["p1", "p2", "p3", "p4"],
@@ -35,7 +37,14 @@ def _authors(*rows: tuple[str, str, list[str]]) -> pd.DataFrame:
 
 
 def _resolve(authors: pd.DataFrame, known: list[str] = ()) -> pd.DataFrame:
-    result = resolve_authors("acme", "twitter", authors, pd.DataFrame({"platform_user_id": list(known)}), COMPANIES, CONTACTS)
+    result = resolve_authors(
+        "acme",
+        "twitter",
+        authors,
+        pd.DataFrame({"platform_user_id": list(known)}),
+        COMPANIES,
+        CONTACTS,
+    )
     return result.identities.set_index("platform_user_id")
 
 
@@ -43,7 +52,11 @@ def test_url_domains_and_free_hosting() -> None:
     assert url_domain("https://www.BrightLoop.io/team?x=1") == "brightloop.io"
     assert url_domain("blog.kettle.dev") == "blog.kettle.dev"
     assert url_domain("") is None and url_domain("https://localhost") is None
-    assert is_free_domain("alice.github.io") and is_free_domain("gmail.com") and is_free_domain("x.vercel.app")
+    assert (
+        is_free_domain("alice.github.io")
+        and is_free_domain("gmail.com")
+        and is_free_domain("x.vercel.app")
+    )
     assert not is_free_domain("brightloop.io")
 
 
@@ -65,13 +78,19 @@ def test_bio_domain_and_unique_name_names_the_contact() -> None:
 
 def test_bio_domain_with_ambiguous_name_links_company_only() -> None:
     result = resolve_authors(
-        "acme", "twitter", _authors(("1", "Sam Lee", ["https://kettle.dev"])), pd.DataFrame({"platform_user_id": []}),
-        COMPANIES, CONTACTS,
+        "acme",
+        "twitter",
+        _authors(("1", "Sam Lee", ["https://kettle.dev"])),
+        pd.DataFrame({"platform_user_id": []}),
+        COMPANIES,
+        CONTACTS,
     )
     links = result.identities.set_index("platform_user_id")
     assert links.loc["1", "method"] == "bio_domain"
     assert links.loc["1", "contact_id"] == new_contact_id("acme", "twitter", "1")
-    assert result.new_contacts.set_index("id").loc[links.loc["1", "contact_id"], "company_id"] == "c2"
+    assert (
+        result.new_contacts.set_index("id").loc[links.loc["1", "contact_id"], "company_id"] == "c2"
+    )
 
 
 def test_free_hosting_and_two_companies_give_no_company() -> None:
@@ -100,6 +119,15 @@ def test_score_links_counts_only_claims() -> None:
         }
     )
     truth = pd.DataFrame(
-        {"platform_user_id": ["1", "2", "3", "4"], "contact_id": ["p1", "p2", "p3", None], "company_id": ["c1", "c1", "c2", None]}
+        {
+            "platform_user_id": ["1", "2", "3", "4"],
+            "contact_id": ["p1", "p2", "p3", None],
+            "company_id": ["c1", "c1", "c2", None],
+        }
     )
-    assert score_links(links, truth) == {"links_scored": 3, "links_correct": 2, "precision": 2 / 3, "recall": 2 / 3}
+    assert score_links(links, truth) == {
+        "links_scored": 3,
+        "links_correct": 2,
+        "precision": 2 / 3,
+        "recall": 2 / 3,
+    }

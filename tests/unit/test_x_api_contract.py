@@ -46,7 +46,12 @@ def test_real_empty_result() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [[], {"data": []}, {"meta": {"result_count": "3"}}, {"meta": {"result_count": 1}, "data": {"id": "1"}}],
+    [
+        [],
+        {"data": []},
+        {"meta": {"result_count": "3"}},
+        {"meta": {"result_count": 1}, "data": {"id": "1"}},
+    ],
 )
 def test_unusable_wrapper_is_malformed(body: object) -> None:
     with pytest.raises(MalformedBodyError):

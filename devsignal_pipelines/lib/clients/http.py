@@ -130,7 +130,9 @@ def _send_transient_safe(
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
 
-def _send_once(client: httpx.Client, request: httpx.Request, stats: CallStats) -> tuple[httpx.Response, Any]:
+def _send_once(
+    client: httpx.Client, request: httpx.Request, stats: CallStats
+) -> tuple[httpx.Response, Any]:
     stats.calls += 1
     started = time.perf_counter()
     try:
@@ -141,7 +143,9 @@ def _send_once(client: httpx.Client, request: httpx.Request, stats: CallStats) -
         stats.http_s += time.perf_counter() - started
     stats.status_counts[response.status_code] = stats.status_counts.get(response.status_code, 0) + 1
     if response.status_code >= 500:
-        raise TransientHTTPError(f"HTTP {response.status_code} from {request.url.host}{request.url.path}")
+        raise TransientHTTPError(
+            f"HTTP {response.status_code} from {request.url.host}{request.url.path}"
+        )
     try:
         body = json.loads(response.content) if response.content else None
     except ValueError as exc:

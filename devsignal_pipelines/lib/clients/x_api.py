@@ -24,9 +24,7 @@ from devsignal_pipelines.lib.clients.http import (
 )
 
 SEARCH_PATH = "/2/tweets/search/recent"
-TWEET_FIELDS = (
-    "author_id,created_at,lang,conversation_id,in_reply_to_user_id,public_metrics,entities,referenced_tweets"
-)
+TWEET_FIELDS = "author_id,created_at,lang,conversation_id,in_reply_to_user_id,public_metrics,entities,referenced_tweets"
 USER_FIELDS = "created_at,description,entities,location,name,profile_image_url,protected,public_metrics,url,username,verified"
 MAX_QUERY_LENGTH = 512
 
@@ -46,7 +44,11 @@ class RateLimitStatus:
     reset_epoch_s: int | None = None
 
     def update(self, headers: httpx.Headers) -> None:
-        for attr, header in (("limit", "x-rate-limit-limit"), ("remaining", "x-rate-limit-remaining"), ("reset_epoch_s", "x-rate-limit-reset")):
+        for attr, header in (
+            ("limit", "x-rate-limit-limit"),
+            ("remaining", "x-rate-limit-remaining"),
+            ("reset_epoch_s", "x-rate-limit-reset"),
+        ):
             value = headers.get(header)
             if value is not None and value.strip().lstrip("-").isdigit():
                 setattr(self, attr, int(value))
@@ -73,13 +75,17 @@ def build_query(keywords: Sequence[str]) -> str:
         if not keyword:
             continue
         if '"' in keyword or "(" in keyword or ")" in keyword:
-            raise ValueError(f"keyword {keyword!r}: quotes and parentheses are added by DevSignal; pass plain words")
+            raise ValueError(
+                f"keyword {keyword!r}: quotes and parentheses are added by DevSignal; pass plain words"
+            )
         terms.append(f'"{keyword}"' if " " in keyword else keyword)
     if not terms:
         raise ValueError("no keywords to search for; pass --keywords 'product,other phrase'")
     query = f"({' OR '.join(terms)}) -is:retweet"
     if len(query) > MAX_QUERY_LENGTH:
-        raise ValueError(f"the keywords make a {len(query)}-character query; X allows {MAX_QUERY_LENGTH}")
+        raise ValueError(
+            f"the keywords make a {len(query)}-character query; X allows {MAX_QUERY_LENGTH}"
+        )
     return query
 
 
@@ -165,7 +171,10 @@ class XApiClient:
         self._clock = clock
         self._http = httpx.Client(
             base_url=base_url,
-            headers={"Authorization": f"Bearer {bearer_token}", "User-Agent": "devsignal-pipelines"},
+            headers={
+                "Authorization": f"Bearer {bearer_token}",
+                "User-Agent": "devsignal-pipelines",
+            },
             timeout=timeout_s,
             follow_redirects=False,
         )
@@ -179,7 +188,9 @@ class XApiClient:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def search_recent(self, query: str, since_id: str | None = None, max_results: int = 100) -> Iterator[SearchPage]:
+    def search_recent(
+        self, query: str, since_id: str | None = None, max_results: int = 100
+    ) -> Iterator[SearchPage]:
         """Yield every page of posts newer than `since_id`, newest first."""
         next_token: str | None = None
         while True:
@@ -240,7 +251,11 @@ class XApiClient:
 def _detail(body: Any) -> str:
     if isinstance(body, dict):
         if body.get("errors") and isinstance(body["errors"], list):
-            messages = [str(e.get("message") or e.get("detail") or e) for e in body["errors"] if isinstance(e, dict)]
+            messages = [
+                str(e.get("message") or e.get("detail") or e)
+                for e in body["errors"]
+                if isinstance(e, dict)
+            ]
             return "; ".join(messages) or str(body.get("title"))
         return str(body.get("detail") or body.get("title") or body)
     return "no error body"

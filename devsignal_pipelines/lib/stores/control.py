@@ -39,7 +39,9 @@ organizations = sa.Table(
 connectors = sa.Table(
     "connectors",
     metadata,
-    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("source", sa.String(32), primary_key=True),
     sa.Column("settings", sa.JSON, nullable=False, default=dict),
     sa.Column("secret_env", sa.String(128)),
@@ -52,7 +54,9 @@ companies = sa.Table(
     "companies",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("name", sa.String(300)),
     sa.Column("domain", sa.String(253)),
     _ts("created_at", nullable=False, default=_now),
@@ -64,7 +68,9 @@ contacts = sa.Table(
     "contacts",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="SET NULL")),
     sa.Column("full_name", sa.String(300)),
     sa.Column("email", sa.String(320)),
@@ -78,7 +84,9 @@ contacts = sa.Table(
 contact_identities = sa.Table(
     "contact_identities",
     metadata,
-    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("platform", sa.String(32), primary_key=True),
     sa.Column("platform_user_id", sa.String(64), primary_key=True),
     sa.Column("contact_id", sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
@@ -94,7 +102,9 @@ deals = sa.Table(
     "deals",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="SET NULL")),
     sa.Column("name", sa.String(300), nullable=False),
     sa.Column("stage", sa.String(32), nullable=False),
@@ -117,7 +127,9 @@ product_signals = sa.Table(
     "product_signals",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
     sa.Column("contact_id", sa.ForeignKey("contacts.id", ondelete="SET NULL")),
     sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="SET NULL")),
     sa.Column("signal_type", sa.String(64), nullable=False),
@@ -164,7 +176,9 @@ class ControlDB:
             self.engine = sa.create_engine(url, connect_args={"timeout": 30})
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = sa.create_engine(re.sub(r"^postgres(ql)?:", "postgresql+psycopg2:", url), pool_pre_ping=True)
+            self.engine = sa.create_engine(
+                re.sub(r"^postgres(ql)?:", "postgresql+psycopg2:", url), pool_pre_ping=True
+            )
 
     def create_all(self) -> None:
         metadata.create_all(self.engine)
@@ -186,7 +200,9 @@ class ControlDB:
         validate_organization_id(org_id)
         with self.begin() as conn:
             inserted = conn.execute(
-                self.insert_ignore(organizations, ["id"]).values(id=org_id, name=name or org_id, created_at=_now())
+                self.insert_ignore(organizations, ["id"]).values(
+                    id=org_id, name=name or org_id, created_at=_now()
+                )
             )
             return bool(inserted.rowcount)
 
@@ -194,22 +210,40 @@ class ControlDB:
         return self.read_df(sa.select(organizations).order_by(organizations.c.id))
 
     def require_organization(self, conn: sa.Connection, org_id: str) -> None:
-        if conn.execute(sa.select(organizations.c.id).where(organizations.c.id == org_id)).first() is None:
-            raise ControlDBError(f"organization {org_id!r} does not exist; create it with: devsignal orgs add {org_id}")
+        if (
+            conn.execute(sa.select(organizations.c.id).where(organizations.c.id == org_id)).first()
+            is None
+        ):
+            raise ControlDBError(
+                f"organization {org_id!r} does not exist; create it with: devsignal orgs add {org_id}"
+            )
 
     def connect_source(
         self, org_id: str, source: str, settings: Mapping[str, Any], secret_env: str | None
     ) -> None:
         """Add or replace an organization's connector settings (enabled)."""
         if source not in CONNECTOR_SOURCES:
-            raise ControlDBError(f"unknown source {source!r}; use one of {', '.join(CONNECTOR_SOURCES)}")
+            raise ControlDBError(
+                f"unknown source {source!r}; use one of {', '.join(CONNECTOR_SOURCES)}"
+            )
         if secret_env is not None:
             validate_env_name(secret_env)
         with self.begin() as conn:
             self.require_organization(conn, org_id)
-            values = {"settings": dict(settings), "secret_env": secret_env, "enabled": True, "updated_at": _now()}
-            stmt = self._insert(connectors).values(organization_id=org_id, source=source, created_at=_now(), **values)
-            conn.execute(stmt.on_conflict_do_update(index_elements=["organization_id", "source"], set_=values))
+            values = {
+                "settings": dict(settings),
+                "secret_env": secret_env,
+                "enabled": True,
+                "updated_at": _now(),
+            }
+            stmt = self._insert(connectors).values(
+                organization_id=org_id, source=source, created_at=_now(), **values
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["organization_id", "source"], set_=values
+                )
+            )
 
     def disconnect_source(self, org_id: str, source: str) -> bool:
         """Disable a connector; its data stays in the warehouse. Returns False if it was not connected."""
@@ -217,14 +251,22 @@ class ControlDB:
             self.require_organization(conn, org_id)
             result = conn.execute(
                 sa.update(connectors)
-                .where(connectors.c.organization_id == org_id, connectors.c.source == source, connectors.c.enabled)
+                .where(
+                    connectors.c.organization_id == org_id,
+                    connectors.c.source == source,
+                    connectors.c.enabled,
+                )
                 .values(enabled=False, updated_at=_now())
             )
             return bool(result.rowcount)
 
-    def connectors(self, source: str | None = None, org_id: str | None = None) -> list[dict[str, Any]]:
+    def connectors(
+        self, source: str | None = None, org_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Enabled connectors, optionally for one source or organization."""
-        stmt = sa.select(connectors).where(connectors.c.enabled).order_by(connectors.c.organization_id)
+        stmt = (
+            sa.select(connectors).where(connectors.c.enabled).order_by(connectors.c.organization_id)
+        )
         if source:
             stmt = stmt.where(connectors.c.source == source)
         if org_id:
@@ -237,7 +279,9 @@ class ControlDB:
 
     # --- bulk CRM writes -------------------------------------------------------------------------
 
-    def insert_missing(self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    def insert_missing(
+        self, conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    ) -> int:
         """Insert rows whose primary key is not there yet (idempotent bulk load); returns rows inserted."""
         if not rows:
             return 0

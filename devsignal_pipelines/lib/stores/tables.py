@@ -30,7 +30,9 @@ class Column:
 
     def __post_init__(self) -> None:
         if self.type not in _TYPES:
-            raise ValueError(f"column {self.name}: unknown type {self.type!r}; use one of {sorted(_TYPES)}")
+            raise ValueError(
+                f"column {self.name}: unknown type {self.type!r}; use one of {sorted(_TYPES)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,9 @@ class TableSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
-        unknown = set(self.primary_key + self.insert_only + self.touched_on_change) - set(self.column_names)
+        unknown = set(self.primary_key + self.insert_only + self.touched_on_change) - set(
+            self.column_names
+        )
         if unknown:
             raise ValueError(f"{self.qualified_name}: unknown columns {sorted(unknown)}")
 
@@ -68,7 +72,8 @@ class TableSpec:
 
     def ddl(self, dialect: str) -> str:
         cols = ",\n  ".join(
-            f"{c.name} {_TYPES[c.type][dialect]}{'' if c.nullable else ' NOT NULL'}" for c in self.columns
+            f"{c.name} {_TYPES[c.type][dialect]}{'' if c.nullable else ' NOT NULL'}"
+            for c in self.columns
         )
         return (
             f"CREATE TABLE IF NOT EXISTS {self.qualified_name} (\n  {cols},\n"
@@ -93,7 +98,9 @@ class TableSpec:
 
 
 def _org() -> Column:
-    return Column("organization_id", "text", "Organization (tenant) slug; the partition key.", False)
+    return Column(
+        "organization_id", "text", "Organization (tenant) slug; the partition key.", False
+    )
 
 
 RAW_TWEETS = TableSpec(
@@ -114,13 +121,24 @@ RAW_TWEETS = TableSpec(
         Column("like_count", "bigint", "Likes at fetch time."),
         Column("quote_count", "bigint", "Quotes at fetch time."),
         Column("matched_keywords", "json", "JSON array of the tracked keywords found in the text."),
-        Column("sentiment", "text", "positive | negative | neutral (VADER tuned for developer text)."),
+        Column(
+            "sentiment", "text", "positive | negative | neutral (VADER tuned for developer text)."
+        ),
         Column("sentiment_score", "double", "Compound sentiment score in [-1, 1]."),
-        Column("tweet_type", "text", "question | complaint | praise | mention (precedence in docs/sentiment.md)."),
+        Column(
+            "tweet_type",
+            "text",
+            "question | complaint | praise | mention (precedence in docs/sentiment.md).",
+        ),
         Column("url", "text", "Link to the post."),
         Column("payload", "json", "The post object exactly as the API returned it."),
         Column("ingested_at", "timestamptz", "When DevSignal first stored the post.", False),
-        Column("updated_at", "timestamptz", "When a sync last changed the row (metrics, classification).", False),
+        Column(
+            "updated_at",
+            "timestamptz",
+            "When a sync last changed the row (metrics, classification).",
+            False,
+        ),
     ),
     primary_key=("organization_id", "tweet_id"),
     insert_only=("ingested_at",),
@@ -138,7 +156,9 @@ RAW_TWITTER_USERS = TableSpec(
         Column("name", "text", "Display name."),
         Column("description", "text", "Profile bio."),
         Column("profile_url", "text", "Expanded profile website URL, if any."),
-        Column("bio_urls", "json", "JSON array of every expanded URL in the profile (website and bio)."),
+        Column(
+            "bio_urls", "json", "JSON array of every expanded URL in the profile (website and bio)."
+        ),
         Column("location", "text", "Free-text location."),
         Column("followers_count", "bigint", "Followers at fetch time."),
         Column("following_count", "bigint", "Accounts followed at fetch time."),
@@ -179,7 +199,9 @@ RAW_QUARANTINE = TableSpec(
     columns=(
         _org(),
         Column("source", "text", "Connector that received the record.", False),
-        Column("record_hash", "text", "SHA-256 of the payload (dedupes repeated deliveries).", False),
+        Column(
+            "record_hash", "text", "SHA-256 of the payload (dedupes repeated deliveries).", False
+        ),
         Column("reason", "text", "Why the record was rejected.", False),
         Column("payload", "text", "The record as received (may be invalid JSON).", False),
         Column("quarantined_at", "timestamptz", "When it was first quarantined.", False),
@@ -199,7 +221,12 @@ CORE_IDENTITY_LINKS = TableSpec(
         Column("platform_user_id", "text", "Permanent platform user id.", False),
         Column("contact_id", "text", "Linked contact (control DB id).", False),
         Column("company_id", "text", "Linked company, when known."),
-        Column("method", "text", "platform_id | bio_domain_name | bio_domain | new_contact (see docs/identity.md).", False),
+        Column(
+            "method",
+            "text",
+            "platform_id | bio_domain_name | bio_domain | new_contact (see docs/identity.md).",
+            False,
+        ),
         Column("confidence", "double", "0..1; 1.0 for a known permanent id.", False),
         Column("evidence", "json", "The values that matched (ids, domains, names).", False),
         Column("linked_at", "timestamptz", "When the link was first made.", False),
@@ -259,7 +286,11 @@ CORE_SIGNALS = TableSpec(
         Column("sentiment", "text", "positive | negative | neutral for text signals."),
         Column("sentiment_score", "double", "Compound sentiment score in [-1, 1]."),
         Column("url", "text", "Link to the source item."),
-        Column("metadata", "json", "Source-specific details (text, username, keywords, properties, ...)."),
+        Column(
+            "metadata",
+            "json",
+            "Source-specific details (text, username, keywords, properties, ...).",
+        ),
         Column("ingested_at", "timestamptz", "When the underlying record was first stored.", False),
     ),
     primary_key=("organization_id", "signal_id"),

@@ -52,7 +52,11 @@ class Warehouse:
         if url.startswith("duckdb:"):
             self.dialect = "duckdb"
             path = url.removeprefix("duckdb:").removeprefix("//").removeprefix("/")
-            self.path = None if path in ("", ":memory:") else Path("/" + path if url.startswith("duckdb:///") else path)
+            self.path = (
+                None
+                if path in ("", ":memory:")
+                else Path("/" + path if url.startswith("duckdb:///") else path)
+            )
             if self.path is None:
                 raise WarehouseConfigError(
                     "DEVSIGNAL_WAREHOUSE_URL=duckdb:///:memory: cannot be shared between Dagster steps; "
@@ -193,7 +197,9 @@ class WarehouseTransaction:
             return MergeCounts(0, 0)
         stage = self._stage(spec, frame)
         pk_join = " AND ".join(f"t.{k} = s.{k}" for k in spec.primary_key)
-        changed_t = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in spec.compared_columns) or "FALSE"
+        changed_t = (
+            " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in spec.compared_columns) or "FALSE"
+        )
         counts = self.fetch_df(
             f"SELECT count(*) FILTER (WHERE t.{spec.primary_key[0]} IS NULL) AS new, "
             f"count(*) FILTER (WHERE t.{spec.primary_key[0]} IS NOT NULL AND ({changed_t})) AS updated "
@@ -201,9 +207,13 @@ class WarehouseTransaction:
         )
         updatable = [c for c in spec.column_names if c not in spec.primary_key + spec.insert_only]
         set_clause = ", ".join(f"{c} = excluded.{c}" for c in updatable)
-        changed_x = " OR ".join(f"t.{c} IS DISTINCT FROM excluded.{c}" for c in spec.compared_columns)
+        changed_x = " OR ".join(
+            f"t.{c} IS DISTINCT FROM excluded.{c}" for c in spec.compared_columns
+        )
         conflict = (
-            f"DO UPDATE SET {set_clause} WHERE {changed_x}" if updatable and changed_x else "DO NOTHING"
+            f"DO UPDATE SET {set_clause} WHERE {changed_x}"
+            if updatable and changed_x
+            else "DO NOTHING"
         )
         cols = ", ".join(spec.column_names)
         self.execute(
@@ -217,8 +227,12 @@ class WarehouseTransaction:
         """Delete-then-insert one organization's rows (for tables rebuilt from upstream each run)."""
         frame = _prepare(spec, frame)
         if not frame.empty and set(frame["organization_id"]) != {organization_id}:
-            raise ValueError(f"{spec.qualified_name}: rows for other organizations in partition {organization_id!r}")
-        self.execute(f"DELETE FROM {spec.qualified_name} WHERE organization_id = :o", {"o": organization_id})
+            raise ValueError(
+                f"{spec.qualified_name}: rows for other organizations in partition {organization_id!r}"
+            )
+        self.execute(
+            f"DELETE FROM {spec.qualified_name} WHERE organization_id = :o", {"o": organization_id}
+        )
         if frame.empty:
             return 0
         stage = self._stage(spec, frame)
@@ -284,7 +298,9 @@ class _DuckDBTransaction(WarehouseTransaction):
         self._stages += 1
         view, stage = f"_frame_{self._stages}", f"_stage_{self._stages}"
         self.con.register(view, frame)
-        casts = ", ".join(f"CAST({c} AS {spec.column_type(c, 'duckdb')}) AS {c}" for c in spec.column_names)
+        casts = ", ".join(
+            f"CAST({c} AS {spec.column_type(c, 'duckdb')}) AS {c}" for c in spec.column_names
+        )
         self.con.execute(f"CREATE TEMP TABLE {stage} AS SELECT {casts} FROM {view}")
         self.con.unregister(view)
         return stage
@@ -311,10 +327,13 @@ class _PostgresTransaction(WarehouseTransaction):
             f"CREATE TEMP TABLE {stage} (LIKE {spec.qualified_name} INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f%z")
+        frame.to_csv(
+            buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f%z"
+        )
         buffer.seek(0)
         cursor = self.conn.connection.dbapi_connection.cursor()
         cursor.copy_expert(
-            f"COPY {stage} ({', '.join(spec.column_names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+            f"COPY {stage} ({', '.join(spec.column_names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            buffer,
         )
         return stage

@@ -1,0 +1,36 @@
+"""The DevSignal code location: assets, checks, jobs, schedules, sensors and resources.
+
+Nothing here touches a database or the network; resources connect when a run starts.
+"""
+
+import dagster as dg
+
+from devsignal_pipelines.defs.core import assets as core_assets
+from devsignal_pipelines.defs.identity import assets as identity_assets
+from devsignal_pipelines.defs.ingest.twitter import assets as twitter_assets
+from devsignal_pipelines.defs.ingest.twitter.schedules import twitter_every_30_minutes
+from devsignal_pipelines.defs.jobs import organization_sync_job, twitter_sync_job
+from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource, XApiResource
+from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
+
+
+def build_definitions(**resource_overrides: object) -> dg.Definitions:
+    resources = {
+        "warehouse": WarehouseResource(),
+        "control_db": ControlDBResource(),
+        "x_api": XApiResource(),
+        **resource_overrides,
+    }
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([twitter_assets, identity_assets, core_assets]),
+        asset_checks=dg.load_asset_checks_from_modules(
+            [twitter_assets, identity_assets, core_assets]
+        ),
+        jobs=[twitter_sync_job, organization_sync_job],
+        schedules=[twitter_every_30_minutes],
+        sensors=[organizations_sensor],
+        resources=resources,
+    )
+
+
+defs = build_definitions()

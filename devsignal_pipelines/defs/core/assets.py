@@ -1,0 +1,54 @@
+"""core.signals: every developer signal of an organization in one schema."""
+
+import dagster as dg
+
+from devsignal_pipelines.defs.resources import WAREHOUSE_POOL, ControlDBResource, WarehouseResource
+from devsignal_pipelines.defs.tables import (
+    OWNERS,
+    definition_metadata,
+    evaluate_key_checks,
+    key_check_specs,
+    partition_row_counts,
+)
+from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
+from devsignal_pipelines.lib import crm
+from devsignal_pipelines.lib.signals import combine_signals, product_signals, tweet_signals
+from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
+
+
+@dg.asset(
+    key=["core", "signals"],
+    deps=[dg.AssetKey(["raw", "tweets"]), dg.AssetKey(["core", "identity_links"])],
+    partitions_def=organizations_partitions,
+    group_name="core",
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    check_specs=key_check_specs(CORE_SIGNALS),
+    metadata=definition_metadata(CORE_SIGNALS),
+)
+def signals(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, control_db: ControlDBResource
+):
+    """Every signal of the organization, one schema for all sources: X posts as twitter_mention /
+    twitter_question / twitter_complaint / twitter_praise (with sentiment), and first-party product events from
+    the control DB (github_star, docs_view, signup, api_call, feature_usage, ...), each resolved to contact and
+    company. Rebuilt per organization from its sources, so a re-run gives the same rows."""
+    organization_id = context.partition_key
+    store = warehouse.get()
+    frame = combine_signals(
+        tweet_signals(store, organization_id),
+        product_signals(crm.product_signals_frame(control_db.get(), organization_id)),
+    )
+    with store.transaction() as tx:
+        tx.replace_partition(CORE_SIGNALS, frame, organization_id)
+    by_type = frame["signal_type"].value_counts().sort_index().to_dict()
+    yield dg.MaterializeResult(
+        asset_key=["core", "signals"],
+        metadata={
+            **partition_row_counts(store, CORE_SIGNALS, organization_id),
+            "signals_with_company": int(frame["company_id"].notna().sum()),
+            **{f"signals_{k}": int(v) for k, v in by_type.items()},
+        },
+    )
+    yield from evaluate_key_checks(store, CORE_SIGNALS, organization_id)

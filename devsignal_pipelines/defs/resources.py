@@ -1,0 +1,92 @@
+"""Dagster resources: the two stores and the API clients.
+
+Unset fields fall back to the DEVSIGNAL_* environment at run time, so run config never carries a
+URL with a password or a token. Per-organization secrets are read from the environment variable
+*named* in the organization's connector row, when a run starts.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from devsignal_pipelines.lib.clients.http import RetryPolicy
+from devsignal_pipelines.lib.clients.x_api import XApiClient
+from devsignal_pipelines.lib.stores.control import ControlDB
+from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.settings import load_settings
+
+# Warehouse-writing steps share this pool: limit 1 on DuckDB (one writer per file).
+WAREHOUSE_POOL = "warehouse"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The analytical warehouse (DuckDB file by default, PostgreSQL via DEVSIGNAL_WAREHOUSE_URL)."""
+
+    url: str | None = None
+
+    def get(self) -> Warehouse:
+        warehouse = Warehouse(self.url or load_settings().warehouse_url)
+        warehouse.ensure_tables()
+        return warehouse
+
+
+class ControlDBResource(dg.ConfigurableResource):
+    """The control DB (SQLite under DEVSIGNAL_HOME by default, PostgreSQL via DEVSIGNAL_CONTROL_DB_URL)."""
+
+    url: str | None = None
+
+    def get(self) -> ControlDB:
+        control = ControlDB(self.url or load_settings().control_db_url)
+        control.create_all()
+        return control
+
+
+class MissingSecretError(dg.Failure):
+    pass
+
+
+def read_secret(organization_id: str, source: str, env_name: str | None) -> str:
+    """The secret for one organization's connector, from the environment variable it names."""
+    if not env_name:
+        raise MissingSecretError(
+            description=f"organization '{organization_id}' has no environment variable configured for {source}; "
+            f"reconnect it: devsignal orgs connect {organization_id} {source} ... --token-env VAR_NAME"
+        )
+    value = os.environ.get(env_name, "").strip()
+    if not value:
+        raise MissingSecretError(
+            description=f"environment variable {env_name} is not set (or empty) in this process; it holds the "
+            f"{source} credential for organization '{organization_id}'. Export it where Dagster runs "
+            f"(the `devsignal` CLI, `dagster dev`, or the code location's environment)."
+        )
+    return value
+
+
+class XApiResource(dg.ConfigurableResource):
+    """X API v2 recent search. Base URL from DEVSIGNAL_X_API_URL (the sandbox in demos and tests)."""
+
+    base_url: str | None = None
+    max_results: int = 100
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    max_rate_limit_wait_s: float = 300.0
+    max_rate_limit_waits: int = 50
+
+    def client_for(self, organization_id: str, token_env: str | None) -> XApiClient:
+        token = read_secret(organization_id, "twitter", token_env)
+        return XApiClient(
+            self.base_url or load_settings().x_api_url,
+            token,
+            organization_id=organization_id,
+            token_env=token_env or "",
+            timeout_s=self.timeout_s,
+            policy=RetryPolicy(
+                max_attempts=self.max_attempts,
+                backoff_base_s=self.backoff_base_s,
+                max_rate_limit_wait_s=self.max_rate_limit_wait_s,
+                max_rate_limit_waits=self.max_rate_limit_waits,
+            ),
+        )

@@ -1,0 +1,38 @@
+"""The one Dagster instance the demo, `devsignal sync` and `devsignal dev` share: $DEVSIGNAL_HOME/dagster."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from devsignal_pipelines.settings import Settings, load_settings
+
+# SQLite run/event storage under DEVSIGNAL_HOME (see deploy/dagster.yaml for PostgreSQL storage).
+# DuckDB has one writer per file, so the warehouse pool runs one step at a time there.
+_DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    granularity: op
+    default_limit: {pool_limit}
+"""
+
+
+def ensure_dagster_home(settings: Settings | None = None) -> Settings:
+    """Create $DEVSIGNAL_HOME/dagster with its dagster.yaml (once) and point DAGSTER_HOME at it."""
+    settings = settings or load_settings()
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(
+            _DAGSTER_YAML.format(pool_limit=1 if settings.warehouse_is_duckdb else 1000)
+        )
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    return settings
+
+
+def get_instance(settings: Settings | None = None) -> dg.DagsterInstance:
+    ensure_dagster_home(settings)
+    return dg.DagsterInstance.get()

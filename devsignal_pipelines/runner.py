@@ -1,0 +1,88 @@
+"""Run an organization's job through Dagster from a terminal (`devsignal sync`, `make demo`).
+
+Runs go through the shared instance, so the Dagster UI shows them with their materializations,
+metadata and check results afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from devsignal_pipelines.defs.jobs import SOURCE_JOBS
+from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
+
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class RunOutcome:
+    organization_id: str
+    job_name: str
+    success: bool
+    seconds: float
+    run_id: str
+    materializations: dict[str, dict[str, object]] = field(default_factory=dict)
+    failed_checks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def ensure_partitions(instance: dg.DagsterInstance, organization_ids: list[str]) -> None:
+    existing = set(instance.get_dynamic_partitions(organizations_partitions.name))
+    missing = [o for o in organization_ids if o not in existing]
+    if missing:
+        instance.add_dynamic_partitions(organizations_partitions.name, missing)
+
+
+def run_organization(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    organization_id: str,
+    source: str = "all",
+    on_event: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """Materialize one organization's partition of the job for `source`, in this process."""
+    if source not in SOURCE_JOBS:
+        raise ValueError(f"unknown source {source!r}; use one of {', '.join(SOURCE_JOBS)}")
+    ensure_partitions(instance, [organization_id])
+    job = defs.resolve_job_def(SOURCE_JOBS[source].name)
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=organization_id,
+        run_config=QUIET_LOGGERS,
+        raise_on_error=False,
+        tags={"devsignal/source": source, "devsignal/trigger": "cli"},
+    )
+    outcome = RunOutcome(
+        organization_id=organization_id,
+        job_name=job.name,
+        success=result.success,
+        seconds=time.perf_counter() - started,
+        run_id=result.run_id,
+    )
+    for event in result.all_events:
+        if event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            key = materialization.asset_key.to_user_string()
+            outcome.materializations[key] = {
+                k: v.value for k, v in materialization.metadata.items()
+            }
+            if on_event:
+                rows = materialization.metadata.get("dagster/row_count")
+                on_event(f"{key} ({rows.value if rows else '?'} rows)")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.asset_check_evaluation_data
+            if not evaluation.passed:
+                outcome.failed_checks.append(
+                    f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                )
+        elif event.is_step_failure:
+            error = event.step_failure_data.error
+            outcome.error = error.message.strip() if error else "step failed"
+            if on_event:
+                on_event(f"FAILED {event.step_key}: {outcome.error}")
+    return outcome
