@@ -81,8 +81,16 @@ def run_organization(
                     f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                 )
         elif event.is_step_failure:
-            error = event.step_failure_data.error
-            outcome.error = error.message.strip() if error else "step failed"
+            outcome.error = _root_message(event.step_failure_data.error)
             if on_event:
                 on_event(f"FAILED {event.step_key}: {outcome.error}")
     return outcome
+
+
+def _root_message(error: object) -> str:
+    """The innermost cause: the message written for people, not Dagster's wrapper."""
+    message = "step failed"
+    while error is not None:
+        message = getattr(error, "message", "").strip() or message
+        error = getattr(error, "cause", None)
+    return message

@@ -32,8 +32,12 @@ class Settings:
 def load_settings() -> Settings:
     """Read the DEVSIGNAL_* variables; see README "Configuration" for each one."""
     home = Path(os.environ.get("DEVSIGNAL_HOME", "./.devsignal")).expanduser().resolve()
-    warehouse_url = os.environ.get("DEVSIGNAL_WAREHOUSE_URL") or f"duckdb:///{home / 'warehouse.duckdb'}"
-    control_db_url = os.environ.get("DEVSIGNAL_CONTROL_DB_URL") or f"sqlite:///{home / 'control.db'}"
+    warehouse_url = (
+        os.environ.get("DEVSIGNAL_WAREHOUSE_URL") or f"duckdb:///{home / 'warehouse.duckdb'}"
+    )
+    control_db_url = (
+        os.environ.get("DEVSIGNAL_CONTROL_DB_URL") or f"sqlite:///{home / 'control.db'}"
+    )
     x_api_url = os.environ.get("DEVSIGNAL_X_API_URL") or X_API_DEFAULT_URL
     return Settings(
         home=home,

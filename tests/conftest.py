@@ -12,7 +12,9 @@ import sqlalchemy as sa
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
-PG_ADMIN_URL = os.environ.get("DEVSIGNAL_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "DEVSIGNAL_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _pg_available() -> str | None:
@@ -22,7 +24,7 @@ def _pg_available() -> str | None:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -54,11 +56,16 @@ def pg_database(pg_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def stores(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def stores(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """Warehouse and control DB URLs for one test, on DuckDB+SQLite or on PostgreSQL for both."""
     monkeypatch.setenv("DEVSIGNAL_HOME", str(tmp_path / "home"))
     if request.param == "duckdb":
-        urls = {"warehouse": f"duckdb:///{tmp_path / 'warehouse.duckdb'}", "control": f"sqlite:///{tmp_path / 'control.db'}"}
+        urls = {
+            "warehouse": f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+            "control": f"sqlite:///{tmp_path / 'control.db'}",
+        }
     else:
         url = request.getfixturevalue("pg_database")
         urls = {"warehouse": url, "control": url}

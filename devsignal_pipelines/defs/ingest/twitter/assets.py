@@ -18,6 +18,7 @@ from devsignal_pipelines.defs.tables import (
     partition_row_counts,
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
+from devsignal_pipelines.lib.clients.http import RateLimitExhaustedError, TransientHTTPError
 from devsignal_pipelines.lib.clients.x_api import XApiAuthError, XApiError
 from devsignal_pipelines.lib.stores.tables import RAW_TWEETS, RAW_TWITTER_USERS
 from devsignal_pipelines.lib.twitter_sync import sync_twitter_mentions
@@ -57,6 +58,12 @@ def twitter_mentions(
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         except XApiError as exc:
             raise dg.Failure(description=str(exc)) from exc
+        except (TransientHTTPError, RateLimitExhaustedError) as exc:
+            raise dg.Failure(
+                description=f"X API kept failing for organization '{organization_id}' "
+                f"({client.stats.calls} calls, {client.stats.retries} retries): {exc}. Nothing was written; "
+                "the next run starts again from the saved since_id."
+            ) from exc
         api_metadata = {
             **client.stats.as_metadata(),
             "rate_limit_limit": client.rate_limit.limit,

@@ -1,0 +1,105 @@
+"""`make demo`: the whole pipeline on the embedded DuckDB default, against the local sandbox.
+
+The world's clock (anchor) is saved in $DEVSIGNAL_HOME/demo.json on the first run and reused, so a
+second `make demo` sees the same world and leaves the tables exactly as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from devsignal_pipelines.demo.seed import DEMO_TOKEN_ENV, connect_demo_organizations, seed_crm
+from devsignal_pipelines.settings import Settings, load_settings
+
+DEMO_TOKEN = "sandbox-token"
+DEV_SANDBOX_PORT = 8765
+
+
+def demo_world_params(settings: Settings, seed: int, scale: float) -> dict:
+    """The seed, scale and anchor of this home's demo world (created on first use)."""
+    state_file = settings.home / "demo.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        if state.get("seed") == seed and state.get("scale") == scale:
+            return {"seed": seed, "scale": scale, "anchor": datetime.fromisoformat(state["anchor"])}
+    anchor = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"seed": seed, "scale": scale, "anchor": anchor.isoformat()}))
+    return {"seed": seed, "scale": scale, "anchor": anchor}
+
+
+def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = print) -> bool:
+    from devsignal_pipelines.definitions import defs
+    from devsignal_pipelines.demo.summary import print_summary
+    from devsignal_pipelines.instance import get_instance
+    from devsignal_pipelines.lib.stores.control import ControlDB
+    from devsignal_pipelines.runner import run_organization
+    from devsignal_pipelines.sandbox.server import SandboxServer
+    from devsignal_pipelines.sandbox.world import generate_world
+
+    settings = load_settings()
+    params = demo_world_params(settings, seed, scale)
+    echo(f"DevSignal demo in {settings.home} (warehouse {settings.warehouse_url})")
+    world = generate_world(**params)
+    echo(
+        f"world seed {seed}: {len(world.organizations)} organizations, {len(world.companies)} companies, "
+        f"{len(world.contacts)} contacts, {len(world.tweets)} posts on the sandbox X API"
+    )
+    os.environ[DEMO_TOKEN_ENV] = DEMO_TOKEN
+    with SandboxServer(world, tokens=[DEMO_TOKEN]) as server:
+        os.environ["DEVSIGNAL_X_API_URL"] = server.base_url
+        echo(f"sandbox X API listening on {server.base_url}")
+        control = ControlDB(settings.control_db_url)
+        seed_crm(control, world)
+        connect_demo_organizations(control, world)
+        instance = get_instance(settings)
+        all_ok = True
+        for org in world.organizations:
+            echo(f"▶ {org.id}: syncing X mentions of {org.product} ({', '.join(org.keywords)})")
+            outcome = run_organization(
+                defs, instance, org.id, "all", on_event=lambda line: echo(f"    ✓ {line}")
+            )
+            status = "ok" if outcome.success and not outcome.failed_checks else "FAILED"
+            echo(f"  {status} in {outcome.seconds:.1f}s (run {outcome.run_id[:8]})")
+            if outcome.failed_checks:
+                echo(f"  failed checks: {', '.join(outcome.failed_checks)}")
+            all_ok = all_ok and outcome.success and not outcome.failed_checks
+    print_summary(settings, world, echo)
+    return all_ok
+
+
+def dev_environment(with_sandbox: bool) -> dict[str, str]:
+    """Environment for `dagster dev`: the shared instance and, optionally, a sandbox to sync from."""
+    from devsignal_pipelines.instance import ensure_dagster_home
+
+    settings = ensure_dagster_home()
+    env = dict(os.environ)
+    if with_sandbox and "DEVSIGNAL_X_API_URL" not in env:
+        import subprocess
+        import sys
+
+        params = demo_world_params(settings, 7, 1.0)
+        env[DEMO_TOKEN_ENV] = env.get(DEMO_TOKEN_ENV, DEMO_TOKEN)
+        env["DEVSIGNAL_X_API_URL"] = f"http://127.0.0.1:{DEV_SANDBOX_PORT}"
+        # The sandbox lives as long as the terminal session; dagster dev replaces this process.
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devsignal_pipelines.cli",
+                "sandbox",
+                "serve",
+                "--port",
+                str(DEV_SANDBOX_PORT),
+                "--seed",
+                str(params["seed"]),
+                "--anchor",
+                params["anchor"].isoformat(),
+            ],
+            env=env,
+            start_new_session=False,
+        )
+    return env

@@ -1,0 +1,76 @@
+"""`devsignal` commands as an operator types them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from devsignal_pipelines.cli import main
+
+DUCKDB_ONLY = pytest.mark.parametrize("stores", ["duckdb"], indirect=True)
+
+
+def _run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+@DUCKDB_ONLY
+def test_organization_lifecycle_never_shows_a_secret(stores, monkeypatch) -> None:
+    monkeypatch.setenv("ACME_X_TOKEN", "super-secret-token")
+    assert "created" in _run("orgs", "add", "acme").output
+    assert "already exists" in _run("orgs", "add", "acme").output
+    out = _run(
+        "orgs",
+        "connect",
+        "acme",
+        "twitter",
+        "--keywords",
+        "acmedb, acme db",
+        "--token-env",
+        "ACME_X_TOKEN",
+    ).output
+    assert "['acmedb', 'acme db']" in out
+    listing = _run("orgs", "list").output
+    assert "twitter[acmedb,acme db] secret from $ACME_X_TOKEN" in listing
+    assert "super-secret-token" not in out + listing
+    assert "disconnected from twitter" in _run("orgs", "disconnect", "acme", "twitter").output
+    assert "(no connectors)" in _run("orgs", "list").output
+
+
+@DUCKDB_ONLY
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["orgs", "add", "Bad Name"], "is not valid"),
+        (
+            ["orgs", "connect", "ghost", "twitter", "--keywords", "x", "--token-env", "T"],
+            "does not exist",
+        ),
+        (
+            ["orgs", "connect", "acme", "twitter", "--keywords", "x", "--token-env", "abc-123!"],
+            "environment variable name",
+        ),
+        (
+            ["orgs", "connect", "acme", "twitter", "--keywords", " , ", "--token-env", "T"],
+            "no keywords",
+        ),
+        (["sync", "ghost"], "has no enabled connector"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(stores, args, message) -> None:
+    _run("orgs", "add", "acme")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_classify_reads_lines_and_prints_json() -> None:
+    result = _run(
+        "classify", input="I love AcmeDB, migrations are so fast!\nwhy does acmedb keep crashing?\n"
+    )
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["sentiment"] for r in rows] == ["positive", "negative"]
+    assert [r["type"] for r in rows] == ["praise", "complaint"]
+    assert all(-1 <= r["score"] <= 1 for r in rows)
