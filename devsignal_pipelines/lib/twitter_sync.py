@@ -29,9 +29,41 @@ SOURCE = "twitter"
 CURSOR = "since_id"
 
 
+class TweetColumns:
+    """Posts kept as columns while paging: a 100k-post sync holds strings, not 100k nested dicts."""
+
+    NAMES = (
+        "tweet_id", "author_id", "text", "created_at", "lang", "conversation_id", "in_reply_to_user_id",
+        "retweet_count", "reply_count", "like_count", "quote_count", "payload",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in self.NAMES}
+
+    def __len__(self) -> int:
+        return len(self.columns["tweet_id"])
+
+    def extend(self, tweets: list[dict[str, Any]]) -> None:
+        c = self.columns
+        for tweet in tweets:
+            metrics = tweet.get("public_metrics") or {}
+            c["tweet_id"].append(tweet["id"])
+            c["author_id"].append(tweet["author_id"])
+            c["text"].append(tweet["text"])
+            c["created_at"].append(tweet["created_at"])
+            c["lang"].append(tweet.get("lang"))
+            c["conversation_id"].append(tweet.get("conversation_id"))
+            c["in_reply_to_user_id"].append(tweet.get("in_reply_to_user_id"))
+            c["retweet_count"].append(metrics.get("retweet_count"))
+            c["reply_count"].append(metrics.get("reply_count"))
+            c["like_count"].append(metrics.get("like_count"))
+            c["quote_count"].append(metrics.get("quote_count"))
+        c["payload"].extend(dumps_column(tweets))
+
+
 @dataclass
 class FetchedMentions:
-    tweets: list[dict[str, Any]] = field(default_factory=list)
+    tweets: TweetColumns = field(default_factory=TweetColumns)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     newest_id: str | None = None
     pages: int = 0
@@ -174,33 +206,16 @@ def matched_keywords(texts: pd.Series, keywords: Sequence[str]) -> pd.Series:
 
 def tweets_frame(
     organization_id: str,
-    tweets: list[dict[str, Any]],
+    tweets: TweetColumns,
     users: dict[str, dict[str, Any]],
     keywords: Sequence[str],
     now: pd.Timestamp,
 ) -> pd.DataFrame:
-    if not tweets:
+    if not len(tweets):
         return pd.DataFrame(columns=list(RAW_TWEETS.column_names))
-    metrics = [t.get("public_metrics") or {} for t in tweets]
-    frame = pd.DataFrame(
-        {
-            "organization_id": organization_id,
-            "tweet_id": [t["id"] for t in tweets],
-            "author_id": [t["author_id"] for t in tweets],
-            "text": [t["text"] for t in tweets],
-            "created_at": pd.to_datetime(
-                [t["created_at"] for t in tweets], utc=True, format="ISO8601"
-            ),
-            "lang": [t.get("lang") for t in tweets],
-            "conversation_id": [t.get("conversation_id") for t in tweets],
-            "in_reply_to_user_id": [t.get("in_reply_to_user_id") for t in tweets],
-            "retweet_count": [m.get("retweet_count") for m in metrics],
-            "reply_count": [m.get("reply_count") for m in metrics],
-            "like_count": [m.get("like_count") for m in metrics],
-            "quote_count": [m.get("quote_count") for m in metrics],
-            "payload": dumps_column(tweets),
-        }
-    )
+    frame = pd.DataFrame(tweets.columns)
+    frame.insert(0, "organization_id", organization_id)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
     frame = frame.drop_duplicates("tweet_id", keep="first").reset_index(drop=True)
     classes = classify_texts(frame["text"].tolist())
     frame["sentiment"] = classes["sentiment"].to_numpy()
