@@ -10,7 +10,11 @@ from devsignal_pipelines.settings import Settings, load_settings
 
 # SQLite run/event storage under DEVSIGNAL_HOME (see deploy/dagster.yaml for PostgreSQL storage).
 # DuckDB has one writer per file, so the warehouse pool runs one step at a time there.
+_MANAGED = (
+    "# Written by devsignal for this warehouse; delete this line to manage the file yourself."
+)
 _DAGSTER_YAML = """\
+{managed}
 telemetry:
   enabled: false
 concurrency:

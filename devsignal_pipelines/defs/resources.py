@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from pydantic import Field
 
 from devsignal_pipelines.lib.clients.http import RetryPolicy
 from devsignal_pipelines.lib.clients.x_api import XApiClient
@@ -68,7 +69,9 @@ class XApiResource(dg.ConfigurableResource):
     """X API v2 recent search. Base URL from DEVSIGNAL_X_API_URL (the sandbox in demos and tests)."""
 
     base_url: str | None = None
-    max_results: int = 100
+    max_results: int = Field(
+        default=100, ge=10, le=100, description="Posts per page (X allows 10..100)."
+    )
     timeout_s: float = 30.0
     max_attempts: int = 5
     backoff_base_s: float = 0.5

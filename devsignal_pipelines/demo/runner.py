@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from devsignal_pipelines.demo.seed import DEMO_TOKEN_ENV, connect_demo_organizations, seed_crm
+from devsignal_pipelines.lib.stores.warehouse import safe_url
 from devsignal_pipelines.settings import Settings, load_settings
 
 DEMO_TOKEN = "sandbox-token"
@@ -42,7 +43,7 @@ def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = pr
 
     settings = load_settings()
     params = demo_world_params(settings, seed, scale)
-    echo(f"DevSignal demo in {settings.home} (warehouse {settings.warehouse_url})")
+    echo(f"DevSignal demo in {settings.home} (warehouse {safe_url(settings.warehouse_url)})")
     world = generate_world(**params)
     echo(
         f"world seed {seed}: {len(world.organizations)} organizations, {len(world.companies)} companies, "

@@ -64,7 +64,11 @@ def identities_frame(control: ControlDB, organization_id: str, platform: str) ->
             ident.c.evidence,
             ident.c.created_at,
         )
-        .join(c.contacts, c.contacts.c.id == ident.c.contact_id)
+        .join(
+            c.contacts,
+            (c.contacts.c.id == ident.c.contact_id)
+            & (c.contacts.c.organization_id == ident.c.organization_id),
+        )
         .where(ident.c.organization_id == organization_id, ident.c.platform == platform)
     )
     return _utc(frame, "created_at")

@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+# Sorted keys: the same object always gives the same text, so DuckDB (which compares JSON as
+# text) and PostgreSQL (JSONB) agree on whether a re-fetched record changed.
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
 
 
 def dumps_column(values: Iterable[Any]) -> list[str | None]:

@@ -20,7 +20,12 @@ import numpy as np
 import pandas as pd
 
 from devsignal_pipelines.lib.classify import classify_texts
-from devsignal_pipelines.lib.clients.x_api import SearchPage, XApiClient, build_query
+from devsignal_pipelines.lib.clients.x_api import (
+    SearchPage,
+    SinceIdRejectedError,
+    XApiClient,
+    build_query,
+)
 from devsignal_pipelines.lib.json_frames import dumps_column
 from devsignal_pipelines.lib.stores.tables import RAW_QUARANTINE, RAW_TWEETS, RAW_TWITTER_USERS
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
@@ -95,6 +100,7 @@ class TwitterSyncReport:
     users_updated: int
     quarantined: int
     partial_errors: int
+    since_id_expired: bool
     seconds: dict[str, float]
 
     def as_metadata(self) -> dict[str, Any]:
@@ -110,6 +116,7 @@ class TwitterSyncReport:
             "partial_errors": self.partial_errors,
             "since_id_before": self.since_id_before or "",
             "since_id_after": self.since_id_after or "",
+            "since_id_expired": self.since_id_expired,
             **{f"{phase}_seconds": round(s, 3) for phase, s in self.seconds.items()},
         }
 
@@ -133,8 +140,14 @@ def sync_twitter_mentions(
     started = time.perf_counter()
     query = build_query(keywords)
     since_id = warehouse.get_cursor(organization_id, SOURCE, CURSOR)
-
-    fetched = fetch_mentions(client, query, since_id, max_results)
+    since_id_expired = False
+    try:
+        fetched = fetch_mentions(client, query, since_id, max_results)
+    except SinceIdRejectedError:
+        # Not synced for over a week: X only serves the last 7 days. Take the whole window (the
+        # merge makes the overlap harmless) and say that older posts may have been missed.
+        since_id_expired = True
+        fetched = fetch_mentions(client, query, None, max_results)
     fetched_at = time.perf_counter()
 
     now = pd.Timestamp.now(tz="UTC")
@@ -143,12 +156,15 @@ def sync_twitter_mentions(
     quarantine = quarantine_frame(organization_id, SOURCE, fetched.quarantined, now)
     classified_at = time.perf_counter()
 
-    new_cursor = _max_id(since_id, fetched.newest_id)
     with warehouse.transaction() as tx:
         tweet_counts = tx.merge(RAW_TWEETS, tweets)
         user_counts = tx.merge(RAW_TWITTER_USERS, users)
         tx.merge(RAW_QUARANTINE, quarantine)
-        if new_cursor and new_cursor != since_id:
+        # Read again inside the transaction: an overlapping run may have moved it meanwhile, and
+        # the cursor only ever moves forward.
+        current = tx.get_cursor(organization_id, SOURCE, CURSOR)
+        new_cursor = _max_id(current, fetched.newest_id)
+        if new_cursor and new_cursor != current:
             tx.set_cursor(organization_id, SOURCE, CURSOR, new_cursor)
     written_at = time.perf_counter()
 
@@ -165,6 +181,7 @@ def sync_twitter_mentions(
         users_updated=user_counts.updated,
         quarantined=len(fetched.quarantined),
         partial_errors=fetched.partial_errors,
+        since_id_expired=since_id_expired,
         seconds={
             "http": client.stats.http_s,
             "fetch": fetched_at - started,

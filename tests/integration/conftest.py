@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -22,15 +22,17 @@ from devsignal_pipelines.sandbox.world import World, generate_world
 TOKEN = "test-bearer-token-0123456789"
 TOKEN_ENV = "DEVSIGNAL_TEST_X_TOKEN"
 ANCHOR = datetime.fromisoformat("2026-11-20T00:00:00+00:00")
+SEARCH_WINDOW = timedelta(days=7)
 
 
 @pytest.fixture(scope="session")
 def world() -> World:
+    """A small world shared by the integration tests (read-only)."""
     return generate_world(seed=11, scale=0.5, anchor=ANCHOR)
 
 
 def expected_tweet_ids(world: World, organization_id: str, now: datetime) -> set[str]:
-    """Posts the X search should return for the organization, computed from the world directly."""
+    """Posts the X search should return at `now` (its last 7 days), computed from the world directly."""
     org = next(o for o in world.organizations if o.id == organization_id)
     patterns = [
         re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, k.split())) + r"(?!\w)", re.I)
@@ -39,7 +41,7 @@ def expected_tweet_ids(world: World, organization_id: str, now: datetime) -> set
     return {
         t["id"]
         for t in world.tweets
-        if datetime.fromisoformat(t["created_at"].replace("Z", "+00:00")) <= now
+        if now - SEARCH_WINDOW <= datetime.fromisoformat(t["created_at"].replace("Z", "+00:00")) <= now
         and not any(r.get("type") == "retweeted" for r in t.get("referenced_tweets", []))
         and any(p.search(t["text"]) for p in patterns)
     }

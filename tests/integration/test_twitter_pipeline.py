@@ -105,7 +105,8 @@ def test_second_sync_asks_only_for_newer_posts(make_pipeline, world) -> None:
     new = expected_tweet_ids(world, org, later) - expected_tweet_ids(world, org, world.anchor)
     assert new, "posts after the anchor should appear when the clock moves"
     assert outcome.materializations["raw/tweets"]["tweets_new"] == len(new)
-    assert set(_ids(pipeline, org)) == expected_tweet_ids(world, org, later)
+    # Posts that aged out of X's window stay in the warehouse.
+    assert set(_ids(pipeline, org)) == expected_tweet_ids(world, org, world.anchor) | new
 
 
 @DUCKDB_ONLY
@@ -213,3 +214,22 @@ def test_identity_links_are_stable_and_found_by_id_next_time(make_pipeline, worl
         first,
         pipeline.warehouse.read_df("SELECT * FROM core.identity_links ORDER BY platform_user_id"),
     )
+
+
+@DUCKDB_ONLY
+def test_a_cursor_older_than_the_search_window_falls_back_to_the_full_window(
+    make_pipeline, world
+) -> None:
+    pipeline = make_pipeline()
+    org = world.organizations[0].id
+    assert pipeline.sync(org).success
+    # A week and a half-day on, the saved since_id is older than what recent search serves.
+    later = world.anchor + timedelta(days=7, hours=12)
+    pipeline.server.state.set_clock(later)
+    outcome = pipeline.sync(org)
+    assert outcome.success, outcome.error
+    assert outcome.materializations["raw/tweets"]["since_id_expired"] is True
+    assert set(_ids(pipeline, org)) == expected_tweet_ids(
+        world, org, world.anchor
+    ) | expected_tweet_ids(world, org, later)
+    assert pipeline.sync(org).materializations["raw/tweets"]["since_id_expired"] is False

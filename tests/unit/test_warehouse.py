@@ -132,3 +132,27 @@ def test_bad_url_names_the_variable() -> None:
     with pytest.raises(WarehouseConfigError, match="DEVSIGNAL_WAREHOUSE_URL"):
         Warehouse("mysql://nope")
     assert Warehouse("postgresql://u:secret@h/db").safe_url == "postgresql://u:***@h/db"
+
+
+def test_text_that_looks_like_null_or_holds_nul_is_stored_the_same_on_both_engines(
+    warehouse: Warehouse,
+) -> None:
+    frame = _items("a", [("1", 1, []), ("2", 2, [])], "2026-01-01")
+    frame["item_id"] = ["\\N", "nul\x00byte"]
+    with warehouse.transaction() as tx:
+        assert tx.merge(ITEMS, frame).new == 2
+    assert sorted(warehouse.read_df("SELECT item_id FROM raw.items")["item_id"]) == [
+        "\\N",
+        "nulbyte",
+    ]
+
+
+def test_named_parameters_leave_literals_and_casts_alone() -> None:
+    from devsignal_pipelines.lib.stores.warehouse import _duckdb_params
+
+    sql = (
+        "SELECT 'https://x.com/:a', x::TEXT, l[:2], {'k':v} FROM t WHERE o = :org AND s IN (:a,:b)"
+    )
+    assert _duckdb_params(sql) == (
+        "SELECT 'https://x.com/:a', x::TEXT, l[:2], {'k':v} FROM t WHERE o = $org AND s IN ($a,$b)"
+    )

@@ -66,3 +66,41 @@ def test_query_building() -> None:
         build_query([" ", ""])
     with pytest.raises(ValueError, match="512"):
         build_query(["k" * 600])
+
+
+def _page_with(tweet_changes: dict, user_changes: dict | None = None) -> dict:
+    body = _body("academictwitteR_search_all_expansions_author_id_200.body.json")
+    body["data"][0].update(tweet_changes)
+    if user_changes:
+        body["includes"]["users"][0].update(user_changes)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("tweet_changes", "user_changes", "reason"),
+    [
+        ({"created_at": "yesterday"}, None, "created_at"),
+        ({"public_metrics": [1]}, None, "public_metrics"),
+        ({"author_id": 15392391}, None, "author_id"),
+        ({}, {"created_at": "garbage"}, "user created_at"),
+        ({}, {"entities": "x"}, "entities"),
+    ],
+)
+def test_malformed_records_are_quarantined_with_a_reason(
+    tweet_changes, user_changes, reason
+) -> None:
+    page = parse_search_page(_page_with(tweet_changes, user_changes))
+    assert len(page.quarantined) == 1 and reason in page.quarantined[0][0]
+    assert len(page.tweets) + len(page.users) == 4 + 2 - 1
+
+
+def test_non_numeric_newest_id_is_a_malformed_wrapper() -> None:
+    body = _body("academictwitteR_search_all_expansions_author_id_200.body.json")
+    body["meta"]["newest_id"] = "abc"
+    with pytest.raises(MalformedBodyError, match="newest_id"):
+        parse_search_page(body)
+
+
+def test_too_many_keywords_are_refused() -> None:
+    with pytest.raises(ValueError, match="at most 32"):
+        build_query([f"k{i}" for i in range(40)])

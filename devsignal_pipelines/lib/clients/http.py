@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -55,6 +56,19 @@ class CallStats:
             "rate_limit_wait_seconds": round(self.rate_limit_wait_s, 3),
             "malformed_bodies": self.malformed_bodies,
         }
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """A Retry-After header in either form: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
+    except (TypeError, ValueError):
+        return None
 
 
 # Given a response, return seconds to wait before asking again, or None when it is not rate limited.
@@ -149,6 +163,10 @@ def _send_once(
     try:
         body = json.loads(response.content) if response.content else None
     except ValueError as exc:
+        if not response.is_success:
+            # An error page that is not JSON still carries its status (429, 401, ...): let the
+            # caller act on that instead of retrying a "malformed body".
+            return response, None
         stats.malformed_bodies += 1
         # A truncated or garbled body is a transport problem: the same request is asked again.
         raise TransientHTTPError(

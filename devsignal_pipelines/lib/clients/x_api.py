@@ -9,6 +9,7 @@ an optional top-level `errors[]` of partial errors. Rate limits follow the
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from devsignal_pipelines.lib.clients.http import (
     CallStats,
     MalformedBodyError,
     RetryPolicy,
+    retry_after_seconds,
     send_with_retries,
 )
 
@@ -27,6 +29,7 @@ SEARCH_PATH = "/2/tweets/search/recent"
 TWEET_FIELDS = "author_id,created_at,lang,conversation_id,in_reply_to_user_id,public_metrics,entities,referenced_tweets"
 USER_FIELDS = "created_at,description,entities,location,name,profile_image_url,protected,public_metrics,url,username,verified"
 MAX_QUERY_LENGTH = 512
+MAX_KEYWORDS = 32
 
 
 class XApiError(RuntimeError):
@@ -35,6 +38,10 @@ class XApiError(RuntimeError):
 
 class XApiAuthError(XApiError):
     """401/403: the bearer token is missing, wrong or revoked."""
+
+
+class SinceIdRejectedError(XApiError):
+    """400 on since_id: the cursor is older than recent search's 7-day window."""
 
 
 @dataclass
@@ -81,6 +88,10 @@ def build_query(keywords: Sequence[str]) -> str:
         terms.append(f'"{keyword}"' if " " in keyword else keyword)
     if not terms:
         raise ValueError("no keywords to search for; pass --keywords 'product,other phrase'")
+    if len(terms) > MAX_KEYWORDS:
+        raise ValueError(
+            f"{len(terms)} keywords given; at most {MAX_KEYWORDS} are tracked per organization"
+        )
     query = f"({' OR '.join(terms)}) -is:retweet"
     if len(query) > MAX_QUERY_LENGTH:
         raise ValueError(
@@ -95,11 +106,29 @@ def check_search_body(body: Any) -> None:
         raise MalformedBodyError("search response has no 'meta' object")
     if not isinstance(body["meta"].get("result_count"), int):
         raise MalformedBodyError("search response meta has no integer 'result_count'")
+    for key in ("newest_id", "oldest_id"):
+        value = body["meta"].get(key)
+        if value is not None and not (isinstance(value, str) and value.isdigit()):
+            raise MalformedBodyError(f"search response meta '{key}' is not a numeric string")
     for key in ("data", "errors"):
         if key in body and not isinstance(body[key], list):
             raise MalformedBodyError(f"search response '{key}' is not a list")
     if "includes" in body and not isinstance(body["includes"], dict):
         raise MalformedBodyError("search response 'includes' is not an object")
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def _metrics_problem(item: dict[str, Any], owner: str) -> str | None:
+    metrics = item.get("public_metrics")
+    if metrics is None:
+        return None
+    if not isinstance(metrics, dict) or not all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in metrics.values()
+    ):
+        return f"{owner} public_metrics is not an object of integers"
+    return None
 
 
 def _tweet_problem(item: Any) -> str | None:
@@ -110,7 +139,9 @@ def _tweet_problem(item: Any) -> str | None:
             return f"post field '{key}' missing or not a string"
     if not item["id"].isdigit() or not item["author_id"].isdigit():
         return "post id or author_id is not a numeric string"
-    return None
+    if not _ISO_TIME.match(item["created_at"]):
+        return "post created_at is not an ISO 8601 time"
+    return _metrics_problem(item, "post")
 
 
 def _user_problem(item: Any) -> str | None:
@@ -118,7 +149,15 @@ def _user_problem(item: Any) -> str | None:
         return "user is not an object"
     if not isinstance(item.get("id"), str) or not item["id"].isdigit():
         return "user field 'id' missing or not a numeric string"
-    return None
+    created_at = item.get("created_at")
+    if created_at is not None and not (isinstance(created_at, str) and _ISO_TIME.match(created_at)):
+        return "user created_at is not an ISO 8601 time"
+    for key in ("username", "name", "description", "url", "location", "profile_image_url"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            return f"user field '{key}' is not a string"
+    if item.get("entities") is not None and not isinstance(item["entities"], dict):
+        return "user entities is not an object"
+    return _metrics_problem(item, "user")
 
 
 def parse_search_page(body: dict[str, Any]) -> SearchPage:
@@ -228,10 +267,15 @@ class XApiClient:
                 f"'{self.organization_id}': the bearer token in environment variable {self.token_env} is missing, "
                 f"wrong or revoked. Set {self.token_env} to a valid X API bearer token and run the sync again."
             )
+        if response.status_code == 400 and "since_id" in _rejected_parameters(body):
+            raise SinceIdRejectedError(
+                f"X API refused since_id {params.get('since_id')}: {_detail(body)}"
+            )
         if not response.is_success:
             raise XApiError(
-                f"X API answered HTTP {response.status_code} for organization '{self.organization_id}': "
-                f"{_detail(body)}. Check the organization's keywords (devsignal orgs list)."
+                f"X API refused the search for organization '{self.organization_id}' with HTTP "
+                f"{response.status_code}: {_detail(body)}. Query parameters: "
+                f"{ {k: v for k, v in params.items() if k in ('query', 'since_id', 'max_results')} }"
             )
         return body
 
@@ -239,13 +283,22 @@ class XApiClient:
         self.rate_limit.update(response.headers)
         if response.status_code != 429:
             return None
-        retry_after = response.headers.get("retry-after", "")
-        if retry_after.strip().isdigit():
-            return float(retry_after)
+        retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
+        if retry_after is not None:
+            return retry_after
         reset = response.headers.get("x-rate-limit-reset", "")
         if reset.strip().isdigit():
             return max(int(reset) - self._clock(), 0.0) + 0.05
         return 60.0  # no hint at all: X windows are 15 minutes; try again in a minute
+
+
+def _rejected_parameters(body: Any) -> set[str]:
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+        return set()
+    return {
+        name for e in body["errors"] if isinstance(e, dict) and isinstance(e.get("parameters"), dict)
+        for name in e["parameters"]
+    }  # fmt: skip
 
 
 def _detail(body: Any) -> str:

@@ -9,9 +9,9 @@ as the block runs, never across an HTTP call.
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,11 +24,19 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
+from devsignal_pipelines.lib.json_frames import dumps_column
 from devsignal_pipelines.lib.stores.tables import RAW_SYNC_CURSORS, WAREHOUSE_TABLES, TableSpec
 
 SCHEMAS = ("raw", "core", "analytics")
 MERGE_BATCH_ROWS = 20_000
-_NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+# A quoted literal (kept as is) or a `:name` parameter (not `::type`, `[:2]` or `{'k':v}`).
+_LITERAL_OR_PARAM = re.compile(r"'(?:[^']|'')*'|(?<![:\w\['\]]):([A-Za-z_]\w*)")
+
+
+def safe_url(url: str) -> str:
+    """A database URL with any password masked, for logs and metadata."""
+    url = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    return re.sub(r"(?i)(password=)[^&]*", r"\1***", url)
 
 
 class WarehouseConfigError(ValueError):
@@ -77,8 +85,7 @@ class Warehouse:
 
     @property
     def safe_url(self) -> str:
-        """The URL with any password masked, for logs and metadata."""
-        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.url)
+        return safe_url(self.url)
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -150,6 +157,9 @@ class Warehouse:
     def ensure_tables(self, specs: Sequence[TableSpec] = WAREHOUSE_TABLES) -> None:
         """Create the schemas and any missing table or column (additive migrations only)."""
         with self.transaction() as tx:
+            if self.dialect == "postgres":
+                # Runs for several organizations start at once; one creates, the others wait.
+                tx.execute("SELECT pg_advisory_xact_lock(8675309)")
             for schema in SCHEMAS:
                 tx.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for spec in specs:
@@ -257,6 +267,13 @@ class WarehouseTransaction:
         self.drop_stage(stage)
         return len(frame)
 
+    def get_cursor(self, organization_id: str, source: str, cursor_name: str) -> str | None:
+        frame = self.fetch_df(
+            "SELECT value FROM raw.sync_cursors WHERE organization_id = :o AND source = :s AND cursor_name = :c",
+            {"o": organization_id, "s": source, "c": cursor_name},
+        )
+        return None if frame.empty else frame.iat[0, 0]
+
     def set_cursor(self, organization_id: str, source: str, cursor_name: str, value: str) -> None:
         self.merge(
             RAW_SYNC_CURSORS,
@@ -285,7 +302,18 @@ def _prepare(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         needs_dump = values.map(lambda v: not (v is None or isinstance(v, str)) and not _isna(v))
         if needs_dump.any():
-            frame[column] = values.where(~needs_dump, values[needs_dump].map(json.dumps))
+            frame[column] = values.where(
+                ~needs_dump,
+                pd.Series(dumps_column(values[needs_dump]), index=values[needs_dump].index),
+            )
+    for column in spec.columns:
+        # PostgreSQL text cannot hold NUL; drop it on both engines so they store the same value.
+        if column.type in ("text", "json") and pd.api.types.is_string_dtype(frame[column.name]):
+            has_nul = frame[column.name].str.contains("\x00", regex=False, na=False)
+            if has_nul.any():
+                frame[column.name] = frame[column.name].where(
+                    ~has_nul, frame[column.name].str.replace("\x00", "", regex=False)
+                )
     return frame
 
 
@@ -294,7 +322,8 @@ def _isna(value: Any) -> bool:
 
 
 def _duckdb_params(sql: str) -> str:
-    return _NAMED_PARAM.sub(r"$\1", sql)
+    """`:name` -> `$name` (DuckDB's named parameters), leaving string literals alone."""
+    return _LITERAL_OR_PARAM.sub(lambda m: f"${m.group(1)}" if m.group(1) else m.group(0), sql)
 
 
 class _DuckDBTransaction(WarehouseTransaction):
@@ -347,14 +376,16 @@ class _PostgresTransaction(WarehouseTransaction):
         self.conn.exec_driver_sql(
             f"CREATE TEMP TABLE {stage} (LIKE {spec.qualified_name} INCLUDING DEFAULTS) ON COMMIT DROP"
         )
+        # A NULL marker no real value can collide with (a text value '\\N' must stay text).
+        null = f"NULL-{uuid.uuid4().hex}"
         buffer = io.StringIO()
         frame.to_csv(
-            buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f%z"
+            buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f%z"
         )
         buffer.seek(0)
         cursor = self.conn.connection.dbapi_connection.cursor()
         cursor.copy_expert(
-            f"COPY {stage} ({', '.join(spec.column_names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            f"COPY {stage} ({', '.join(spec.column_names)}) FROM STDIN WITH (FORMAT csv, NULL '{null}')",
             buffer,
         )
         return stage

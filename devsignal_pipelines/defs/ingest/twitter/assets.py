@@ -6,7 +6,6 @@ from typing import Any
 import dagster as dg
 
 from devsignal_pipelines.defs.resources import (
-    WAREHOUSE_POOL,
     ControlDBResource,
     WarehouseResource,
     XApiResource,
@@ -35,7 +34,8 @@ USERS_KEY = dg.AssetKey(["raw", "twitter_users"])
     ],
     check_specs=key_check_specs(RAW_TWEETS),
     partitions_def=organizations_partitions,
-    pool=WAREHOUSE_POOL,
+    # Deliberately outside the warehouse pool: most of this step is HTTP and rate-limit waits, which
+    # must not hold other organizations back. Its one short commit waits for the DuckDB file lock.
     description="Searches X recent posts for the organization's keywords since the saved since_id, classifies "
     "sentiment and type, and merges posts and authors on their permanent ids in one transaction with the cursor.",
 )
