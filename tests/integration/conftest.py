@@ -41,7 +41,9 @@ def expected_tweet_ids(world: World, organization_id: str, now: datetime) -> set
     return {
         t["id"]
         for t in world.tweets
-        if now - SEARCH_WINDOW <= datetime.fromisoformat(t["created_at"].replace("Z", "+00:00")) <= now
+        if now - SEARCH_WINDOW
+        <= datetime.fromisoformat(t["created_at"].replace("Z", "+00:00"))
+        <= now
         and not any(r.get("type") == "retweeted" for r in t.get("referenced_tweets", []))
         and any(p.search(t["text"]) for p in patterns)
     }
