@@ -25,14 +25,17 @@ concurrency:
 
 
 def ensure_dagster_home(settings: Settings | None = None) -> Settings:
-    """Create $DEVSIGNAL_HOME/dagster with its dagster.yaml (once) and point DAGSTER_HOME at it."""
+    """Create $DEVSIGNAL_HOME/dagster with its dagster.yaml and point DAGSTER_HOME at it.
+
+    The file is rewritten while it is ours, so switching the warehouse between DuckDB and
+    PostgreSQL also switches the pool limit; a file without the marker line is the operator's.
+    """
     settings = settings or load_settings()
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(
-            _DAGSTER_YAML.format(pool_limit=1 if settings.warehouse_is_duckdb else 1000)
-        )
+    wanted = _DAGSTER_YAML.format(managed=_MANAGED, pool_limit=1 if settings.warehouse_is_duckdb else 1000)
+    if not config.exists() or (config.read_text().startswith(_MANAGED) and config.read_text() != wanted):
+        config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return settings
 
