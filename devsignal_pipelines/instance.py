@@ -33,8 +33,12 @@ def ensure_dagster_home(settings: Settings | None = None) -> Settings:
     settings = settings or load_settings()
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / "dagster.yaml"
-    wanted = _DAGSTER_YAML.format(managed=_MANAGED, pool_limit=1 if settings.warehouse_is_duckdb else 1000)
-    if not config.exists() or (config.read_text().startswith(_MANAGED) and config.read_text() != wanted):
+    wanted = _DAGSTER_YAML.format(
+        managed=_MANAGED, pool_limit=1 if settings.warehouse_is_duckdb else 1000
+    )
+    if not config.exists() or (
+        config.read_text().startswith(_MANAGED) and config.read_text() != wanted
+    ):
         config.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return settings

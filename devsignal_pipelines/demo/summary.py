@@ -69,9 +69,10 @@ def print_summary(settings: Settings, world: World, echo: Callable[[str], None])
             f"precision {s['precision']:.3f}, recall {s['recall']:.3f}"
         )
     db = settings.home / "warehouse.duckdb"
+    duckdb_cli = Path(sys.executable).parent / "duckdb"  # installed with the project (duckdb-cli)
     echo(
         "\nQuery it:\n"
-        f'  duckdb {db} "SELECT signal_type, count(*) FROM core.signals GROUP BY 1"\n'
+        f'  {duckdb_cli} -readonly {db} "SELECT signal_type, count(*) FROM core.signals GROUP BY 1"\n'
         f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('FROM core.signals LIMIT 5'))\"\n"
         "Open the UI (runs, materializations, metadata, checks): make dev  ->  http://127.0.0.1:3000"
     )
