@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import datetime
 
@@ -20,6 +21,9 @@ def _control() -> ControlDB:
     control = ControlDB(load_settings().control_db_url)
     control.create_all()
     return control
+
+
+_TAG = re.compile(r"^[a-z0-9.#+-]{1,35}$")
 
 
 def _split_list(value: str) -> list[str]:
@@ -64,7 +68,8 @@ def orgs_list() -> None:
         settings = connector["settings"] or {}
         detail = ",".join(settings.get("keywords") or settings.get("tags") or [])
         connectors.setdefault(connector["organization_id"], []).append(
-            f"{connector['source']}[{detail}] secret from ${connector['secret_env']}"
+            f"{connector['source']}[{detail}]"
+            + (f" secret from ${connector['secret_env']}" if connector["secret_env"] else "")
         )
     for org in organizations.itertuples():
         click.echo(
@@ -74,29 +79,59 @@ def orgs_list() -> None:
 
 @orgs.command("connect")
 @click.argument("name")
-@click.argument("source", type=click.Choice(["twitter"]))
+@click.argument("source", type=click.Choice(["twitter", "stackoverflow"]))
 @click.option(
-    "--keywords", required=True, help="Comma-separated keywords or phrases, e.g. 'acmedb,acme db'."
+    "--keywords", help="twitter: comma-separated keywords or phrases, e.g. 'acmedb,acme db'."
 )
 @click.option(
     "--token-env",
-    required=True,
-    help="NAME of the environment variable holding the X bearer token (read when a run starts; never stored).",
+    help="twitter: NAME of the variable holding the X bearer token (read when a run starts; never stored).",
 )
-def orgs_connect(name: str, source: str, keywords: str, token_env: str) -> None:
-    """Connect organization NAME to SOURCE."""
+@click.option(
+    "--tags", help="stackoverflow: comma-separated tags to track, e.g. 'acmedb,acmedb-migrations'."
+)
+@click.option(
+    "--key-env",
+    help="stackoverflow: NAME of the variable holding a Stack Exchange app key (optional: 10,000 calls a day "
+    "instead of 300).",
+)
+def orgs_connect(
+    name: str,
+    source: str,
+    keywords: str | None,
+    token_env: str | None,
+    tags: str | None,
+    key_env: str | None,
+) -> None:
+    """Connect organization NAME to SOURCE (replaces its previous settings for SOURCE)."""
     from devsignal_pipelines.lib.clients.x_api import build_query
 
-    keyword_list = _split_list(keywords)
     try:
-        build_query(keyword_list)
-        _control().connect_source(name, source, {"keywords": keyword_list}, token_env)
+        if source == "twitter":
+            if not keywords or not token_env:
+                raise click.UsageError("twitter needs --keywords 'a,b' and --token-env VAR_NAME")
+            settings, secret_env = {"keywords": _split_list(keywords)}, token_env
+            build_query(settings["keywords"])
+        else:
+            tag_list = [t.lower() for t in _split_list(tags or "")]
+            if not tag_list:
+                raise click.UsageError("stackoverflow needs --tags 'tag1,tag2'")
+            if any(not _TAG.match(t) for t in tag_list):
+                raise click.UsageError(
+                    f"tags must look like Stack Overflow tags (e.g. 'python-3.x'), got {tag_list}"
+                )
+            settings, secret_env = {"tags": tag_list}, key_env
+        _control().connect_source(name, source, settings, secret_env)
     except (ControlDBError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
-    click.echo(f"{name} connected to {source}: keywords {keyword_list}, token from ${token_env}")
-    if token_env not in os.environ:
+    detail = ", ".join(f"{k} {v}" for k, v in settings.items())
+    click.echo(
+        f"{name} connected to {source}: {detail}"
+        + (f", secret from ${secret_env}" if secret_env else "")
+    )
+    if secret_env and secret_env not in os.environ:
         click.echo(
-            f"note: {token_env} is not set in this shell; set it wherever Dagster runs", err=True
+            f"note: {secret_env} is not set in this shell; set it wherever Dagster runs", err=True
         )
 
 
@@ -117,7 +152,12 @@ def orgs_disconnect(name: str, source: str) -> None:
 
 @main.command("sync")
 @click.argument("organization")
-@click.option("--source", type=click.Choice(["twitter", "all"]), default="all", show_default=True)
+@click.option(
+    "--source",
+    type=click.Choice(["twitter", "stackoverflow", "all"]),
+    default="all",
+    show_default=True,
+)
 def sync(organization: str, source: str) -> None:
     """Run ORGANIZATION's assets for SOURCE through Dagster now (the same job the schedules run)."""
     from devsignal_pipelines.definitions import defs

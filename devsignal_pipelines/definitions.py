@@ -7,11 +7,26 @@ import dagster as dg
 
 from devsignal_pipelines.defs.core import assets as core_assets
 from devsignal_pipelines.defs.identity import assets as identity_assets
+from devsignal_pipelines.defs.ingest.schedules import (
+    stackoverflow_every_6_hours,
+    twitter_every_30_minutes,
+)
+from devsignal_pipelines.defs.ingest.stackoverflow import assets as stackoverflow_assets
 from devsignal_pipelines.defs.ingest.twitter import assets as twitter_assets
-from devsignal_pipelines.defs.ingest.twitter.schedules import twitter_every_30_minutes
-from devsignal_pipelines.defs.jobs import organization_sync_job, twitter_sync_job
-from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource, XApiResource
+from devsignal_pipelines.defs.jobs import (
+    organization_sync_job,
+    stackoverflow_sync_job,
+    twitter_sync_job,
+)
+from devsignal_pipelines.defs.resources import (
+    ControlDBResource,
+    StackExchangeResource,
+    WarehouseResource,
+    XApiResource,
+)
 from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
+
+ASSET_MODULES = [twitter_assets, stackoverflow_assets, identity_assets, core_assets]
 
 
 def build_definitions(**resource_overrides: object) -> dg.Definitions:
@@ -19,15 +34,14 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
         "warehouse": WarehouseResource(),
         "control_db": ControlDBResource(),
         "x_api": XApiResource(),
+        "stackexchange": StackExchangeResource(),
         **resource_overrides,
     }
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([twitter_assets, identity_assets, core_assets]),
-        asset_checks=dg.load_asset_checks_from_modules(
-            [twitter_assets, identity_assets, core_assets]
-        ),
-        jobs=[twitter_sync_job, organization_sync_job],
-        schedules=[twitter_every_30_minutes],
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+        jobs=[twitter_sync_job, stackoverflow_sync_job, organization_sync_job],
+        schedules=[twitter_every_30_minutes, stackoverflow_every_6_hours],
         sensors=[organizations_sensor],
         resources=resources,
     )

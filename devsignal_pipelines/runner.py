@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from devsignal_pipelines.defs.jobs import SOURCE_JOBS
+from devsignal_pipelines.defs.jobs import SOURCE_JOBS, assets_for_sources
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
+from devsignal_pipelines.lib.stores.control import ControlDB
+from devsignal_pipelines.settings import load_settings
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -43,16 +45,28 @@ def run_organization(
     organization_id: str,
     source: str = "all",
     on_event: Callable[[str], None] | None = None,
+    connected_sources: list[str] | None = None,
 ) -> RunOutcome:
-    """Materialize one organization's partition of the job for `source`, in this process."""
+    """Materialize one organization's partition of the job for `source`, in this process.
+
+    `source="all"` runs the assets of `connected_sources` (default: what the control DB says the
+    organization is connected to) and everything derived from them.
+    """
     if source not in SOURCE_JOBS:
         raise ValueError(f"unknown source {source!r}; use one of {', '.join(SOURCE_JOBS)}")
     ensure_partitions(instance, [organization_id])
     job = defs.resolve_job_def(SOURCE_JOBS[source].name)
+    selection = None
+    if source == "all":
+        if connected_sources is None:
+            control = ControlDB(load_settings().control_db_url)
+            connected_sources = [c["source"] for c in control.connectors(org_id=organization_id)]
+        selection = assets_for_sources(connected_sources)
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,
         partition_key=organization_id,
+        asset_selection=selection,
         run_config=QUIET_LOGGERS,
         raise_on_error=False,
         tags={"devsignal/source": source, "devsignal/trigger": "cli"},

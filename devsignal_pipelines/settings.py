@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 X_API_DEFAULT_URL = "https://api.twitter.com"
+STACKEXCHANGE_API_DEFAULT_URL = "https://api.stackexchange.com"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Settings:
     warehouse_url: str
     control_db_url: str
     x_api_url: str
+    stackexchange_api_url: str
 
     @property
     def dagster_home(self) -> Path:
@@ -44,4 +46,7 @@ def load_settings() -> Settings:
         warehouse_url=warehouse_url,
         control_db_url=control_db_url,
         x_api_url=x_api_url.rstrip("/"),
+        stackexchange_api_url=(
+            os.environ.get("DEVSIGNAL_STACKEXCHANGE_API_URL") or STACKEXCHANGE_API_DEFAULT_URL
+        ).rstrip("/"),
     )

@@ -4,6 +4,16 @@ import dagster as dg
 
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 
+# The raw assets each source's sync writes.
+SOURCE_ASSETS = {
+    "twitter": [dg.AssetKey(["raw", "tweets"]), dg.AssetKey(["raw", "twitter_users"])],
+    "stackoverflow": [
+        dg.AssetKey(["raw", "so_questions"]),
+        dg.AssetKey(["raw", "so_answers"]),
+        dg.AssetKey(["raw", "so_users"]),
+    ],
+}
+# What every sync refreshes after its raw assets.
 DOWNSTREAM_OF_SOURCES = [
     dg.AssetKey(["core", "identity_links"]),
     dg.AssetKey(["core", "companies"]),
@@ -11,22 +21,41 @@ DOWNSTREAM_OF_SOURCES = [
     dg.AssetKey(["core", "signals"]),
 ]
 
-twitter_sync_job = dg.define_asset_job(
-    name="twitter_sync",
-    description="Sync one organization's X mentions, then refresh its identities, contacts and signals.",
-    selection=dg.AssetSelection.assets(
-        dg.AssetKey(["raw", "tweets"]),
-        dg.AssetKey(["raw", "twitter_users"]),
-        *DOWNSTREAM_OF_SOURCES,
-    ),
-    partitions_def=organizations_partitions,
-)
 
+def _source_job(source: str, description: str):
+    return dg.define_asset_job(
+        name=f"{source}_sync",
+        description=description,
+        selection=dg.AssetSelection.assets(*SOURCE_ASSETS[source], *DOWNSTREAM_OF_SOURCES),
+        partitions_def=organizations_partitions,
+    )
+
+
+twitter_sync_job = _source_job(
+    "twitter",
+    "Sync one organization's X mentions, then refresh its identities, contacts and signals.",
+)
+stackoverflow_sync_job = _source_job(
+    "stackoverflow",
+    "Sync one organization's Stack Overflow tags, then refresh its identities, contacts and signals.",
+)
 organization_sync_job = dg.define_asset_job(
     name="organization_sync",
-    description="Every source and derived table for one organization.",
+    description="Every connected source and every derived table for one organization (`devsignal sync ORG`, "
+    "`make demo` run it for the sources the organization is connected to).",
     selection=dg.AssetSelection.all(),
     partitions_def=organizations_partitions,
 )
 
-SOURCE_JOBS = {"twitter": twitter_sync_job, "all": organization_sync_job}
+SOURCE_JOBS = {
+    "twitter": twitter_sync_job,
+    "stackoverflow": stackoverflow_sync_job,
+    "all": organization_sync_job,
+}
+
+
+def assets_for_sources(sources: list[str]) -> list[dg.AssetKey]:
+    """The raw assets of the given connected sources plus everything derived from them."""
+    return [
+        key for source in sources for key in SOURCE_ASSETS.get(source, [])
+    ] + DOWNSTREAM_OF_SOURCES

@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from devsignal_pipelines.lib.clients.http import RetryPolicy
+from devsignal_pipelines.lib.clients.stackexchange import StackExchangeClient
 from devsignal_pipelines.lib.clients.x_api import XApiClient
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
@@ -48,12 +49,14 @@ class MissingSecretError(dg.Failure):
     pass
 
 
-def read_secret(organization_id: str, source: str, env_name: str | None) -> str:
+def read_secret(
+    organization_id: str, source: str, env_name: str | None, flag: str = "--token-env"
+) -> str:
     """The secret for one organization's connector, from the environment variable it names."""
     if not env_name:
         raise MissingSecretError(
             description=f"organization '{organization_id}' has no environment variable configured for {source}; "
-            f"reconnect it: devsignal orgs connect {organization_id} {source} ... --token-env VAR_NAME"
+            f"reconnect it: devsignal orgs connect {organization_id} {source} ... {flag} VAR_NAME"
         )
     value = os.environ.get(env_name, "").strip()
     if not value:
@@ -92,4 +95,37 @@ class XApiResource(dg.ConfigurableResource):
                 max_rate_limit_wait_s=self.max_rate_limit_wait_s,
                 max_rate_limit_waits=self.max_rate_limit_waits,
             ),
+        )
+
+
+class StackExchangeResource(dg.ConfigurableResource):
+    """Stack Exchange API 2.3. Base URL from DEVSIGNAL_STACKEXCHANGE_API_URL (the sandbox in demos and tests)."""
+
+    base_url: str | None = None
+    pace_s: float = Field(
+        default=1.0, ge=0, description="Minimum seconds between calls (politeness)."
+    )
+    quota_reserve: int = Field(
+        default=50, ge=0, description="Stop cleanly when quota_remaining drops to this."
+    )
+    max_throttle_wait_s: float = 300.0
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+
+    def client_for(self, organization_id: str, key_env: str | None) -> StackExchangeClient:
+        # The key is optional (keyless quota is 300 a day); when a variable is named it must be set.
+        key = (
+            read_secret(organization_id, "stackoverflow", key_env, "--key-env") if key_env else None
+        )
+        return StackExchangeClient(
+            self.base_url or load_settings().stackexchange_api_url,
+            key,
+            organization_id=organization_id,
+            key_env=key_env,
+            pace_s=self.pace_s,
+            quota_reserve=self.quota_reserve,
+            max_throttle_wait_s=self.max_throttle_wait_s,
+            timeout_s=self.timeout_s,
+            policy=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
         )

@@ -37,8 +37,69 @@ WHERE t.organization_id = :o
 """
 
 
+# Questions and answers; the owner is linked by permanent user_id. Deleted owners (no user_id) stay
+# as anonymous signals without a contact.
+_STACKOVERFLOW_SIGNALS_SQL = """
+SELECT
+    'stackoverflow:question:' || CAST(q.question_id AS TEXT) AS signal_id,
+    q.organization_id,
+    'stackoverflow' AS source,
+    'stackoverflow_question' AS signal_type,
+    q.creation_date AS occurred_at,
+    l.contact_id,
+    l.company_id,
+    CAST(NULL AS TEXT) AS sentiment,
+    CAST(NULL AS DOUBLE PRECISION) AS sentiment_score,
+    q.link AS url,
+    {json_object}(
+        'title', q.title, 'url', q.link, 'tags', q.tags, 'matched_tags', q.matched_tags, 'score', q.score,
+        'view_count', q.view_count, 'answer_count', q.answer_count, 'is_answered', q.is_answered,
+        'is_accepted', CAST(NULL AS BOOLEAN), 'question_id', q.question_id,
+        'owner_display_name', q.owner_display_name, 'owner_user_type', q.owner_user_type,
+        'identity_method', l.method
+    ) AS metadata,
+    q.ingested_at
+FROM raw.so_questions q
+LEFT JOIN core.identity_links l
+    ON l.organization_id = q.organization_id AND l.platform = 'stackoverflow'
+    AND l.platform_user_id = CAST(q.owner_user_id AS TEXT)
+WHERE q.organization_id = :o
+UNION ALL
+SELECT
+    'stackoverflow:answer:' || CAST(a.answer_id AS TEXT),
+    a.organization_id,
+    'stackoverflow',
+    'stackoverflow_answer',
+    a.creation_date,
+    l.contact_id,
+    l.company_id,
+    CAST(NULL AS TEXT),
+    CAST(NULL AS DOUBLE PRECISION),
+    a.link,
+    {json_object}(
+        'title', q.title, 'url', a.link, 'tags', q.tags, 'matched_tags', q.matched_tags, 'score', a.score,
+        'view_count', q.view_count, 'answer_count', q.answer_count, 'is_answered', q.is_answered,
+        'is_accepted', a.is_accepted, 'question_id', a.question_id,
+        'owner_display_name', a.owner_display_name, 'owner_user_type', a.owner_user_type,
+        'identity_method', l.method
+    ),
+    a.ingested_at
+FROM raw.so_answers a
+JOIN raw.so_questions q ON q.organization_id = a.organization_id AND q.question_id = a.question_id
+LEFT JOIN core.identity_links l
+    ON l.organization_id = a.organization_id AND l.platform = 'stackoverflow'
+    AND l.platform_user_id = CAST(a.owner_user_id AS TEXT)
+WHERE a.organization_id = :o
+"""
+
+
 def tweet_signals(warehouse: Warehouse, organization_id: str) -> pd.DataFrame:
     sql = _TWEET_SIGNALS_SQL.format(json_object=_JSON_OBJECT[warehouse.dialect])
+    return warehouse.read_df(sql, {"o": organization_id})
+
+
+def stackoverflow_signals(warehouse: Warehouse, organization_id: str) -> pd.DataFrame:
+    sql = _STACKOVERFLOW_SIGNALS_SQL.format(json_object=_JSON_OBJECT[warehouse.dialect])
     return warehouse.read_df(sql, {"o": organization_id})
 
 

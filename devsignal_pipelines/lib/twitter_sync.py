@@ -9,7 +9,6 @@ the primary-key merge makes that harmless.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from devsignal_pipelines.lib.clients.x_api import (
     build_query,
 )
 from devsignal_pipelines.lib.json_frames import dumps_column
+from devsignal_pipelines.lib.quarantine import quarantine_frame
 from devsignal_pipelines.lib.stores.tables import RAW_QUARANTINE, RAW_TWEETS, RAW_TWITTER_USERS
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 
@@ -293,20 +293,4 @@ def users_frame(
             "ingested_at": now,
             "updated_at": now,
         }
-    )
-
-
-def quarantine_frame(
-    organization_id: str, source: str, records: list[tuple[str, str]], now: pd.Timestamp
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "organization_id": organization_id,
-            "source": source,
-            "record_hash": [hashlib.sha256(raw.encode()).hexdigest() for _, raw in records],
-            "reason": [reason for reason, _ in records],
-            "payload": [raw for _, raw in records],
-            "quarantined_at": now,
-        },
-        columns=list(RAW_QUARANTINE.column_names),
     )

@@ -8,7 +8,9 @@ from devsignal_pipelines.instance import ensure_dagster_home
 from devsignal_pipelines.settings import load_settings
 
 
-def test_dagster_yaml_follows_the_warehouse_kind_until_the_operator_owns_it(tmp_path, monkeypatch) -> None:
+def test_dagster_yaml_follows_the_warehouse_kind_until_the_operator_owns_it(
+    tmp_path, monkeypatch
+) -> None:
     monkeypatch.setenv("DEVSIGNAL_HOME", str(tmp_path))
     monkeypatch.delenv("DEVSIGNAL_WAREHOUSE_URL", raising=False)
     settings = ensure_dagster_home(load_settings())

@@ -12,13 +12,23 @@ from devsignal_pipelines.defs.tables import (
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 from devsignal_pipelines.lib import crm
-from devsignal_pipelines.lib.signals import combine_signals, product_signals, tweet_signals
+from devsignal_pipelines.lib.signals import (
+    combine_signals,
+    product_signals,
+    stackoverflow_signals,
+    tweet_signals,
+)
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
 
 
 @dg.asset(
     key=["core", "signals"],
-    deps=[dg.AssetKey(["raw", "tweets"]), dg.AssetKey(["core", "identity_links"])],
+    deps=[
+        dg.AssetKey(["raw", "tweets"]),
+        dg.AssetKey(["raw", "so_questions"]),
+        dg.AssetKey(["raw", "so_answers"]),
+        dg.AssetKey(["core", "identity_links"]),
+    ],
     partitions_def=organizations_partitions,
     group_name="core",
     kinds={"python", "duckdb"},
@@ -30,14 +40,17 @@ from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
 def signals(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, control_db: ControlDBResource
 ):
-    """Every signal of the organization, one schema for all sources: X posts as twitter_mention /
-    twitter_question / twitter_complaint / twitter_praise (with sentiment), and first-party product events from
-    the control DB (github_star, docs_view, signup, api_call, feature_usage, ...), each resolved to contact and
-    company. Rebuilt per organization from its sources, so a re-run gives the same rows."""
+    """Every signal of the organization, one schema for all sources, each resolved to contact and company:
+    X posts as twitter_mention / twitter_question / twitter_complaint / twitter_praise (with sentiment);
+    Stack Overflow questions and answers as stackoverflow_question / stackoverflow_answer (title, url, tags,
+    score, views, answered / accepted; deleted owners stay anonymous); first-party product events from the
+    control DB (github_star, docs_view, signup, api_call, feature_usage, ...). Rebuilt per organization from its
+    sources, so a re-run gives the same rows."""
     organization_id = context.partition_key
     store = warehouse.get()
     frame = combine_signals(
         tweet_signals(store, organization_id),
+        stackoverflow_signals(store, organization_id),
         product_signals(crm.product_signals_frame(control_db.get(), organization_id)),
     )
     with store.transaction() as tx:

@@ -210,6 +210,113 @@ RAW_QUARANTINE = TableSpec(
     insert_only=("quarantined_at",),
 )
 
+
+def _so_owner(prefix: str = "owner_") -> tuple[Column, ...]:
+    return (
+        Column(
+            f"{prefix}user_id",
+            "bigint",
+            "Stack Exchange user_id of the owner (NULL for deleted users).",
+        ),
+        Column(
+            f"{prefix}account_id", "bigint", "Network-wide Stack Exchange account_id of the owner."
+        ),
+        Column(f"{prefix}display_name", "text", "Owner's display name at fetch time."),
+        Column(
+            f"{prefix}user_type",
+            "text",
+            "registered | unregistered | moderator | does_not_exist (deleted).",
+        ),
+    )
+
+
+def _raw_bookkeeping(what: str) -> tuple[Column, ...]:
+    return (
+        Column("payload", "json", f"The {what} exactly as the API returned it."),
+        Column("ingested_at", "timestamptz", f"When DevSignal first stored the {what}.", False),
+        Column("updated_at", "timestamptz", f"When a sync last changed the {what}.", False),
+    )
+
+
+RAW_SO_QUESTIONS = TableSpec(
+    schema="raw",
+    name="so_questions",
+    description="Stack Overflow questions carrying an organization's tracked tags (Stack Exchange API 2.3), "
+    "re-read whenever their activity date moves (new answers, edits).",
+    columns=(
+        _org(),
+        Column("question_id", "bigint", "Permanent question id.", False),
+        Column("title", "text", "Question title (HTML entities as sent by the API)."),
+        Column("tags", "json", "JSON array of all the question's tags."),
+        Column(
+            "matched_tags", "json", "JSON array of the organization's tracked tags on the question."
+        ),
+        *_so_owner(),
+        Column("is_answered", "boolean", "Has an accepted or upvoted answer."),
+        Column("view_count", "bigint", "Views at fetch time."),
+        Column("answer_count", "bigint", "Answers at fetch time."),
+        Column("score", "bigint", "Votes at fetch time."),
+        Column("accepted_answer_id", "bigint", "Accepted answer, if any."),
+        Column("creation_date", "timestamptz", "When the question was asked.", False),
+        Column(
+            "last_activity_date",
+            "timestamptz",
+            "Last answer, edit or comment (drives the sync cursor).",
+            False,
+        ),
+        Column("last_edit_date", "timestamptz", "Last edit, if edited."),
+        Column("link", "text", "Question URL."),
+        *_raw_bookkeeping("question"),
+    ),
+    primary_key=("organization_id", "question_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_SO_ANSWERS = TableSpec(
+    schema="raw",
+    name="so_answers",
+    description="Answers to the questions in raw.so_questions, refreshed whenever their question's activity moves.",
+    columns=(
+        _org(),
+        Column("answer_id", "bigint", "Permanent answer id.", False),
+        Column("question_id", "bigint", "The question answered.", False),
+        *_so_owner(),
+        Column("is_accepted", "boolean", "Accepted by the asker."),
+        Column("score", "bigint", "Votes at fetch time."),
+        Column("creation_date", "timestamptz", "When the answer was posted.", False),
+        Column("last_activity_date", "timestamptz", "Last edit or comment.", False),
+        Column("last_edit_date", "timestamptz", "Last edit, if edited."),
+        Column("link", "text", "Answer URL."),
+        *_raw_bookkeeping("answer"),
+    ),
+    primary_key=("organization_id", "answer_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_SO_USERS = TableSpec(
+    schema="raw",
+    name="so_users",
+    description="Full Stack Exchange user profiles (with website_url) of question and answer owners.",
+    columns=(
+        _org(),
+        Column("user_id", "bigint", "Permanent Stack Overflow user id (the identity key).", False),
+        Column("account_id", "bigint", "Network-wide account id (also permanent)."),
+        Column("display_name", "text", "Display name (users can change it)."),
+        Column("website_url", "text", "Profile website, if any."),
+        Column("location", "text", "Free-text location."),
+        Column("reputation", "bigint", "Reputation at fetch time."),
+        Column("user_type", "text", "registered | unregistered | moderator."),
+        Column("link", "text", "Profile URL."),
+        Column("creation_date", "timestamptz", "When the account was created."),
+        *_raw_bookkeeping("user"),
+    ),
+    primary_key=("organization_id", "user_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
 CORE_IDENTITY_LINKS = TableSpec(
     schema="core",
     name="identity_links",
@@ -299,6 +406,9 @@ CORE_SIGNALS = TableSpec(
 WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
     RAW_TWEETS,
     RAW_TWITTER_USERS,
+    RAW_SO_QUESTIONS,
+    RAW_SO_ANSWERS,
+    RAW_SO_USERS,
     RAW_SYNC_CURSORS,
     RAW_QUARANTINE,
     CORE_IDENTITY_LINKS,

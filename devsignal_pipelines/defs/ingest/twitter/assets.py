@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 
+from devsignal_pipelines.defs.connectors import require_connector
 from devsignal_pipelines.defs.resources import (
     ControlDBResource,
     WarehouseResource,
@@ -46,7 +47,7 @@ def twitter_mentions(
     x_api: XApiResource,
 ) -> Iterator[Any]:
     organization_id = context.partition_key
-    connector = _twitter_connector(control_db, organization_id)
+    connector = require_connector(control_db, organization_id, "twitter")
     keywords = connector["settings"].get("keywords") or []
     store = warehouse.get()
     with x_api.client_for(organization_id, connector["secret_env"]) as client:
@@ -91,14 +92,3 @@ def twitter_mentions(
         },
     )
     yield from evaluate_key_checks(store, RAW_TWEETS, organization_id)
-
-
-def _twitter_connector(control_db: ControlDBResource, organization_id: str) -> dict[str, Any]:
-    found = control_db.get().connectors(source="twitter", org_id=organization_id)
-    if not found:
-        raise dg.Failure(
-            description=f"organization '{organization_id}' has no enabled twitter connector; connect it with: "
-            f"devsignal orgs connect {organization_id} twitter --keywords 'a,b' --token-env VAR_NAME",
-            allow_retries=False,
-        )
-    return found[0]

@@ -1,0 +1,63 @@
+"""Source schedules: one run per organization connected to the source, on by default."""
+
+from typing import Any
+
+import dagster as dg
+
+from devsignal_pipelines.defs.jobs import stackoverflow_sync_job, twitter_sync_job
+from devsignal_pipelines.defs.resources import ControlDBResource
+from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
+
+
+def source_schedule(name: str, cron: str, source: str, job: Any, description: str):
+    @dg.schedule(
+        name=name,
+        cron_schedule=cron,
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext, control_db: ControlDBResource):
+        # Partitions are added by organizations_sensor; an organization connected seconds ago is picked
+        # up by the next tick rather than failing on a partition that does not exist yet.
+        partitions = set(context.instance.get_dynamic_partitions(organizations_partitions.name))
+        organization_ids = [
+            c["organization_id"]
+            for c in control_db.get().connectors(source=source)
+            if c["organization_id"] in partitions
+        ]
+        if not organization_ids:
+            return dg.SkipReason(
+                f"no organization with an enabled {source} connector has a partition yet"
+            )
+        scheduled = (
+            context.scheduled_execution_time.isoformat()
+            if context.scheduled_execution_time
+            else "manual"
+        )
+        return [
+            dg.RunRequest(
+                run_key=f"{source}:{org}:{scheduled}",
+                partition_key=org,
+                tags={"devsignal/source": source},
+            )
+            for org in organization_ids
+        ]
+
+    return _schedule
+
+
+twitter_every_30_minutes = source_schedule(
+    "twitter_every_30_minutes",
+    "*/30 * * * *",
+    "twitter",
+    twitter_sync_job,
+    "One run per organization connected to X: raw posts, identities and signals.",
+)
+stackoverflow_every_6_hours = source_schedule(
+    "stackoverflow_every_6_hours",
+    "0 */6 * * *",
+    "stackoverflow",
+    stackoverflow_sync_job,
+    "One run per organization connected to Stack Overflow: questions, answers, owners, identities and signals.",
+)
