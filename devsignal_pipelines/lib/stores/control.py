@@ -59,6 +59,8 @@ companies = sa.Table(
     ),
     sa.Column("name", sa.String(300)),
     sa.Column("domain", sa.String(253)),
+    # Written by people; enrichment fills core.companies.description only while this is empty.
+    sa.Column("description", sa.Text),
     _ts("created_at", nullable=False, default=_now),
     _ts("updated_at", nullable=False, default=_now, onupdate=_now),
     sa.UniqueConstraint("organization_id", "domain", name="uq_companies_org_domain"),
@@ -181,7 +183,20 @@ class ControlDB:
             )
 
     def create_all(self) -> None:
+        """Create missing tables, and add missing nullable columns (additive migrations only)."""
         metadata.create_all(self.engine)
+        inspector = sa.inspect(self.engine)
+        with self.begin() as conn:
+            for table in metadata.sorted_tables:
+                existing = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in existing and column.nullable:
+                        column_type = column.type.compile(dialect=self.engine.dialect)
+                        conn.execute(
+                            sa.text(
+                                f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}"
+                            )
+                        )
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:

@@ -341,16 +341,78 @@ CORE_IDENTITY_LINKS = TableSpec(
     primary_key=("organization_id", "platform", "platform_user_id"),
 )
 
+RAW_ENRICHMENT_CACHE = TableSpec(
+    schema="raw",
+    name="enrichment_cache",
+    description="Every enrichment lookup's last answer per organization: a re-run inside the TTL makes no API "
+    "call; queued lookups are asked again on the next run.",
+    columns=(
+        _org(),
+        Column(
+            "kind", "text", "company (looked up by domain) | person (looked up by email).", False
+        ),
+        Column("lookup_key", "text", "Normalized domain or email.", False),
+        Column("status", "text", "found | queued | not_found | invalid.", False),
+        Column(
+            "http_status",
+            "bigint",
+            "HTTP status of the answer (NULL when rejected before any call).",
+        ),
+        Column("payload", "json", "The vendor's object when found (v2 or legacy v1 shape)."),
+        Column("mapped", "json", "The DevSignal fields mapped from the payload."),
+        Column(
+            "fetched_at",
+            "timestamptz",
+            "When the answer was received (or the input rejected).",
+            False,
+        ),
+    ),
+    primary_key=("organization_id", "kind", "lookup_key"),
+)
+
+_ENRICHED = (
+    Column(
+        "enriched_at",
+        "timestamptz",
+        "When the enrichment used here was fetched (NULL: not enriched).",
+    ),
+    Column(
+        "enrichment_source",
+        "text",
+        "Where the enriched fields came from (e.g. clearbit_v2, clearbit_v1).",
+    ),
+)
+
 CORE_COMPANIES = TableSpec(
     schema="core",
     name="companies",
-    description="Companies (accounts) per organization, from the control DB's CRM side.",
+    description="Companies (accounts) per organization: the CRM merged with firmographic enrichment. The CRM's "
+    "name and description win when set (users' edits are kept); industry, size and web fields take the enrichment.",
     columns=(
         _org(),
         Column("company_id", "text", "Control DB company id.", False),
-        Column("name", "text", "Company name."),
+        Column("name", "text", "CRM name, else the enriched name."),
         Column("domain", "text", "Primary web domain, lower case."),
         Column("created_at", "timestamptz", "When the company entered the CRM.", False),
+        Column("legal_name", "text", "Registered legal name."),
+        Column("description", "text", "CRM description, else the enriched one."),
+        Column("industry", "text", "Industry (GICS-style)."),
+        Column("sector", "text", "Sector."),
+        Column("sub_industry", "text", "Sub-industry."),
+        Column("employees", "bigint", "Employee count."),
+        Column("employees_range", "text", "Employee range, e.g. 51-250."),
+        Column("estimated_annual_revenue", "text", "Revenue band, e.g. $10M-$50M."),
+        Column("founded_year", "bigint", "Year founded."),
+        Column("country", "text", "Headquarters country."),
+        Column("city", "text", "Headquarters city."),
+        Column("linkedin_handle", "text", "LinkedIn company handle."),
+        Column("twitter_handle", "text", "X handle."),
+        Column(
+            "tech_stack",
+            "json",
+            "JSON array of technologies the company runs (what a devtool seller wants).",
+        ),
+        *_ENRICHED,
     ),
     primary_key=("organization_id", "company_id"),
 )
@@ -367,6 +429,20 @@ CORE_CONTACTS = TableSpec(
         Column("email", "text", "Email address."),
         Column("source", "text", "crm | twitter (created from an unmatched author) | ...", False),
         Column("created_at", "timestamptz", "When the contact was created.", False),
+        Column("title", "text", "Job title."),
+        Column("role", "text", "Job function, e.g. engineering."),
+        Column("seniority", "text", "e.g. executive, manager."),
+        Column("city", "text", "City."),
+        Column("country", "text", "Country."),
+        Column("twitter", "text", "X handle."),
+        Column("github", "text", "GitHub handle."),
+        Column("linkedin", "text", "LinkedIn handle."),
+        Column("avatar", "text", "Avatar URL."),
+        Column("employment_domain", "text", "Employer's domain per the enrichment."),
+        Column(
+            "employment_company_id", "text", "The organization's company with that domain, if any."
+        ),
+        *_ENRICHED,
     ),
     primary_key=("organization_id", "contact_id"),
 )
@@ -403,6 +479,26 @@ CORE_SIGNALS = TableSpec(
     primary_key=("organization_id", "signal_id"),
 )
 
+ANALYTICS_ENRICHMENT_COVERAGE = TableSpec(
+    schema="analytics",
+    name="enrichment_coverage",
+    description="Per organization and kind: how much of the CRM is enriched, when it last was, and lookups by status.",
+    columns=(
+        _org(),
+        Column("kind", "text", "company | person", False),
+        Column("records", "bigint", "Companies (or contacts) in the CRM.", False),
+        Column("enriched", "bigint", "Of which enriched (a found lookup).", False),
+        Column("enriched_share", "double", "enriched / records (0 when there are none).", False),
+        Column("found", "bigint", "Cached lookups with status found.", False),
+        Column("queued", "bigint", "... queued (asked again next run).", False),
+        Column("not_found", "bigint", "... not_found.", False),
+        Column("invalid", "bigint", "... invalid (rejected before the call, or 422).", False),
+        Column("missing_key", "bigint", "Records without a domain / email to look up.", False),
+        Column("last_enriched_at", "timestamptz", "Latest fetched_at of a found lookup."),
+    ),
+    primary_key=("organization_id", "kind"),
+)
+
 WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
     RAW_TWEETS,
     RAW_TWITTER_USERS,
@@ -415,4 +511,6 @@ WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
     CORE_COMPANIES,
     CORE_CONTACTS,
     CORE_SIGNALS,
+    RAW_ENRICHMENT_CACHE,
+    ANALYTICS_ENRICHMENT_COVERAGE,
 )
