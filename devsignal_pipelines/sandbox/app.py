@@ -15,11 +15,15 @@ from starlette.routing import BaseRoute
 from devsignal_pipelines.sandbox.control import control_routes
 from devsignal_pipelines.sandbox.faults import Faults
 from devsignal_pipelines.sandbox.request_log import RequestLogMiddleware
+from devsignal_pipelines.sandbox.stackexchange import stackexchange_routes
 from devsignal_pipelines.sandbox.state import SandboxState
 from devsignal_pipelines.sandbox.world import World
 from devsignal_pipelines.sandbox.x_api import x_routes
 
-ROUTE_MODULES: tuple[Callable[[SandboxState], list[BaseRoute]], ...] = (x_routes,)
+ROUTE_MODULES: tuple[Callable[[SandboxState], list[BaseRoute]], ...] = (
+    x_routes,
+    stackexchange_routes,
+)
 
 
 def build_app(

@@ -55,6 +55,15 @@ def ascii_slug(text: str) -> str:
     return "".join(ch for ch in decomposed.lower() if ch.isascii() and ch.isalnum())
 
 
+def normalized_name(full_name: str) -> str:
+    """The form in which two full names count as the same: "  Zoë  O'Brien" -> "zoe obrien".
+
+    Accents, case, punctuation and extra spaces are ignored; the generators use it to decide
+    which CRM names are ambiguous within an organization.
+    """
+    return " ".join(filter(None, (ascii_slug(token) for token in full_name.split())))
+
+
 def random_full_name(rng: random.Random) -> str:
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
 

@@ -14,12 +14,14 @@ from typing import Any
 
 
 class FaultKind(StrEnum):
+    """Stack Exchange routes use 5XX, SLOW and MALFORMED and treat the X-only kinds as NONE."""
+
     NONE = "none"
-    BURST_429 = "burst_429"  # an early 429 although the window is not spent
+    BURST_429 = "burst_429"  # X only: an early 429 although the window is not spent
     ERROR_5XX = "5xx"
     SLOW = "slow"  # the normal answer, after ``slow_s`` seconds
     MALFORMED = "malformed"  # a 200 whose body is truncated JSON or has broken data items
-    PARTIAL_ERRORS = "partial"  # a 200 with a top-level errors[] next to the data
+    PARTIAL_ERRORS = "partial"  # X only: a 200 with a top-level errors[] next to the data
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,12 @@ class Fault:
 
 @dataclass(frozen=True)
 class Faults:
-    """All faults are off by default; the rate limit is X's recent-search app limit."""
+    """All faults are off by default; the rate limit is X's recent-search app limit.
+
+    Stack Exchange's ``backoff`` is not a fault but normal API behaviour, so it is ON by default
+    (5% of successful answers, 1-2 s): every connector must honour it. The quotas are the real
+    API's daily ones.
+    """
 
     rate_limit: int = 450  # requests per window per bearer token
     rate_window_s: float = 900.0
@@ -42,6 +49,10 @@ class Faults:
     malformed_rate: float = 0.0
     partial_errors_rate: float = 0.0
     fault_seed: int = 0
+    backoff_rate: float = 0.05  # share of successful Stack Exchange answers carrying `backoff`
+    backoff_s: int = 2  # a backoff is 1..backoff_s whole seconds
+    se_quota: int = 10_000  # Stack Exchange requests per key per day
+    se_quota_anonymous: int = 300  # Stack Exchange requests per day without a key
 
     def __post_init__(self) -> None:
         rates = self._rates()
@@ -53,6 +64,10 @@ class Faults:
             raise ValueError("rate_limit must be >= 1 and rate_window_s > 0")
         if self.burst_429_reset_s < 0 or self.slow_s < 0:
             raise ValueError("burst_429_reset_s and slow_s must be >= 0")
+        if not 0.0 <= self.backoff_rate <= 1.0 or int(self.backoff_s) != self.backoff_s:
+            raise ValueError("backoff_rate must be within [0, 1] and backoff_s whole seconds")
+        if self.backoff_s < 1 or self.se_quota < 1 or self.se_quota_anonymous < 1:
+            raise ValueError("backoff_s, se_quota and se_quota_anonymous must be >= 1")
 
     def _rates(self) -> tuple[tuple[FaultKind, float], ...]:
         return (
@@ -73,12 +88,26 @@ class Faults:
             draw -= rate
         return Fault(FaultKind.NONE, rng)
 
+    def backoff(self, request_number: int) -> int | None:
+        """The ``backoff`` (whole seconds) a successful answer to that request carries, if any.
+
+        Drawn apart from ``decide`` so that turning backoff on or off changes no other fault.
+        """
+        if self.backoff_rate <= 0.0:
+            return None
+        rng = random.Random(f"{self.fault_seed}:backoff:{request_number}")
+        if rng.random() >= self.backoff_rate:
+            return None
+        return rng.randint(1, int(self.backoff_s))
+
     @classmethod
     def from_spec(cls, spec: str) -> Faults:
         """Parse the CLI form, e.g. ``"5xx=0.2,429=0.1:2,slow=0.05:0.5,malformed=0.05"``.
 
         Keys: ``5xx``, ``429`` (rate[:reset seconds]), ``slow`` (rate[:seconds]), ``malformed``,
-        ``partial``, ``seed``, ``limit`` (requests[/window seconds]). Empty or "none" = no faults.
+        ``partial``, ``seed``, ``limit`` (requests[/window seconds]), and for Stack Exchange
+        ``backoff`` (rate[:max seconds], e.g. ``backoff=0`` to turn it off) and ``quota``
+        (per key per day[/without a key]). Empty or "none" = no faults (default backoff).
         """
         values: dict[str, Any] = {}
         for item in spec.split(","):
@@ -111,6 +140,13 @@ def _spec_item(key: str, value: str) -> dict[str, Any]:
         return {"partial_errors_rate": float(value)}
     if key == "seed":
         return {"fault_seed": int(value)}
+    if key == "backoff":
+        return {"backoff_rate": float(main)} | ({"backoff_s": int(extra)} if extra else {})
+    if key == "quota":
+        keyed, _, anonymous = value.partition("/")
+        return {"se_quota": int(keyed)} | (
+            {"se_quota_anonymous": int(anonymous)} if anonymous else {}
+        )
     if key == "limit":
         requests, _, window = value.partition("/")
         return {"rate_limit": int(requests)} | ({"rate_window_s": float(window)} if window else {})

@@ -1,4 +1,4 @@
-"""The CRM-side records of a sandbox world and the ground truth about X accounts.
+"""The CRM-side records of a sandbox world and the ground truth about X and Stack Overflow users.
 
 They live in their own module so the generators (``crm``, ``x_people``) and ``world`` can all
 use them without importing each other. Import them from ``devsignal_pipelines.sandbox.world``.
@@ -12,12 +12,17 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Organization:
-    """A DevSignal customer: a devtool company whose product people talk about on X."""
+    """A DevSignal customer: a devtool company whose product people talk about online.
+
+    ``keywords`` are what its X connector searches for; ``tags`` are the Stack Overflow tags it
+    tracks (one generic tag is shared by two organizations, so their rows must stay apart).
+    """
 
     id: str
     name: str
     product: str
     keywords: tuple[str, ...]
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,21 @@ class TwitterUserTruth:
     organization_id: str | None
     contact_id: str | None
     company_id: str | None
+
+
+@dataclass(frozen=True)
+class StackOverflowUserTruth:
+    """Who a Stack Overflow user really is; the same reading rules as ``TwitterUserTruth``.
+
+    ``organization_id`` is the organization whose CRM holds this person (as a contact, or only
+    their employer as a company); None means nobody's CRM knows them, and a resolver working for
+    another organization must link them to nothing. ``twitter_user_id`` is the same person's X
+    account when they have one: a resolver that merges an X author and a Stack Overflow user
+    into one contact is right exactly when this field names that X author.
+    """
+
+    user_id: int
+    organization_id: str | None
+    contact_id: str | None
+    company_id: str | None
+    twitter_user_id: str | None = None

@@ -1,6 +1,6 @@
 """The state every sandbox route module shares: world, clock, credentials, limits, faults, log.
 
-Route modules (X today; Stack Exchange and enrichment later) each build their own indexes from
+Route modules (X, Stack Exchange; enrichment later) each build their own indexes from
 ``state.world`` but share this object, so one clock, one request counter (which drives fault
 decisions) and one request log cover the whole server.
 """
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from devsignal_pipelines.sandbox.faults import Fault, Faults
 from devsignal_pipelines.sandbox.ratelimit import RateLimiter
 from devsignal_pipelines.sandbox.request_log import LoggedRequest
+from devsignal_pipelines.sandbox.se_throttle import StackExchangeLimits
 from devsignal_pipelines.sandbox.world import World
 
 _MAX_LOGGED = 100_000  # keeps a long benchmark from growing memory without bound
@@ -26,6 +27,7 @@ class SandboxState:
         self.faults = faults
         self._tokens = frozenset(tokens)
         self.rate_limiter = RateLimiter(faults.rate_limit, faults.rate_window_s)
+        self.stackexchange = StackExchangeLimits(faults)
         self._now = world.anchor
         self._requests: deque[LoggedRequest] = deque(maxlen=_MAX_LOGGED)
         self._request_number = 0
@@ -49,10 +51,19 @@ class SandboxState:
 
     def next_fault(self) -> Fault:
         """Number this request and decide its fault from (fault_seed, number)."""
+        return self.next_request()[1]
+
+    def next_request(self) -> tuple[int, Fault]:
+        """Number this request; its number also decides other per-request draws (backoff)."""
         with self._lock:
             self._request_number += 1
             number = self._request_number
-        return self.faults.decide(number)
+        return number, self.faults.decide(number)
+
+    @property
+    def throttle_violations(self) -> int:
+        """Stack Exchange calls refused because they ignored a ``backoff``: should stay 0."""
+        return self.stackexchange.backoff_violations
 
     @property
     def requests(self) -> list[LoggedRequest]:

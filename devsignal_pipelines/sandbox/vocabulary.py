@@ -8,10 +8,30 @@ from __future__ import annotations
 
 from devsignal_pipelines.sandbox.records import Organization
 
+# Stack Overflow tags: acme and nimbus both track the generic "database-migrations" tag.
+SHARED_TAG = "database-migrations"
 ORGANIZATIONS: tuple[Organization, ...] = (
-    Organization("acme", "Acme Data", "AcmeDB", ("acmedb", "acme db")),
-    Organization("nimbus", "Nimbus Labs", "Nimbus Deploy", ("nimbusdeploy", "nimbus deploy")),
-    Organization("quill", "Quill Software", "Quillpad", ("quillpad", "quill editor")),
+    Organization(
+        "acme",
+        "Acme Data",
+        "AcmeDB",
+        ("acmedb", "acme db"),
+        ("acmedb", "acmedb-migrations", SHARED_TAG),
+    ),
+    Organization(
+        "nimbus",
+        "Nimbus Labs",
+        "Nimbus Deploy",
+        ("nimbusdeploy", "nimbus deploy"),
+        ("nimbus-deploy", "nimbus-cli", SHARED_TAG),
+    ),
+    Organization(
+        "quill",
+        "Quill Software",
+        "Quillpad",
+        ("quillpad", "quill editor"),
+        ("quillpad", "quillpad-react"),
+    ),
 )
 
 # How each product is written in tweets: varied case, mentions, hashtags, punctuation.

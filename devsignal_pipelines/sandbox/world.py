@@ -1,15 +1,17 @@
-"""A deterministic, seeded world: three devtool organizations, their CRMs, and X activity.
+"""A deterministic, seeded world: three devtool organizations, their CRMs, X and Stack Overflow.
 
 The sandbox server answers from a ``World`` and tests and evaluations compare pipeline output
-with its ground truth (``twitter_truth``), so the same arguments must always give the same world:
-one ``random.Random(seed)`` drives everything, in a fixed order (CRM first, then X accounts, then
-tweets, so changing ``tweets`` never changes the CRM or the accounts).
+with its ground truth (``twitter_truth``, ``so_truth``), so the same arguments must always give
+the same world: one ``random.Random(seed)`` drives the CRM and X in a fixed order (CRM first,
+then X accounts, then tweets, so changing ``tweets`` never changes the CRM or the accounts).
+Stack Overflow comes last from its own ``random.Random(f"{seed}:stackoverflow")``, so it never
+changes anything generated before it.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from devsignal_pipelines.sandbox.crm import (
@@ -25,8 +27,10 @@ from devsignal_pipelines.sandbox.records import (
     Identity,
     Organization,
     ProductSignal,
+    StackOverflowUserTruth,
     TwitterUserTruth,
 )
+from devsignal_pipelines.sandbox.so_world import generate_stackoverflow
 from devsignal_pipelines.sandbox.vocabulary import ORGANIZATIONS
 from devsignal_pipelines.sandbox.x_people import generate_people
 from devsignal_pipelines.sandbox.x_tweets import generate_tweets
@@ -38,6 +42,7 @@ __all__ = [
     "Identity",
     "Organization",
     "ProductSignal",
+    "StackOverflowUserTruth",
     "TwitterUserTruth",
     "World",
     "generate_world",
@@ -61,6 +66,14 @@ class World:
     twitter_users: dict[str, dict]  # user id -> X API v2 user object with every user field
     tweets: list[dict]  # X API v2 tweet objects with every tweet field, newest (highest id) first
     twitter_truth: dict[str, TwitterUserTruth]  # user id -> who the account really is
+    # Stack Overflow (see so_world): objects hold every event up to anchor + 1 day; what the API
+    # shows at a given clock is so_index.StackOverflowIndex's business.
+    so_users: dict[int, dict] = field(default_factory=dict)  # user_id -> full `user` object
+    so_truth: dict[int, StackOverflowUserTruth] = field(default_factory=dict)
+    so_identities: list[Identity] = field(default_factory=list)  # accounts CRMs already know
+    so_questions: list[dict] = field(default_factory=list)  # newest (highest id) first
+    so_answers: list[dict] = field(default_factory=list)  # newest (highest id) first
+    so_edits: dict[int, tuple[int, ...]] = field(default_factory=dict)  # post id -> edit times
 
 
 def generate_world(
@@ -68,6 +81,7 @@ def generate_world(
     scale: float = 1.0,
     anchor: datetime | None = None,
     tweets: int | None = None,
+    so_questions: int | None = None,
 ) -> World:
     """Build the world for ``seed``.
 
@@ -75,6 +89,8 @@ def generate_world(
     ``tweets`` is the number of tweets in the 7 days up to ``anchor`` (default 1,500 x scale);
     another 10% of that is created in the day after ``anchor``, hidden until the server clock
     reaches them. ``anchor`` defaults to today 00:00 UTC; a naive anchor is taken as UTC.
+    ``so_questions`` is the number of Stack Overflow questions per organization in the 30 days up
+    to ``anchor`` (default 300 x scale; 0 for a benchmark that only needs a large CRM).
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
@@ -94,7 +110,7 @@ def generate_world(
     signals = generate_product_signals(rng, seed, organizations, contacts, anchor)
     people = generate_people(rng, organizations, companies, contacts, scale)
     after = round(before * _AFTER_ANCHOR_SHARE)
-    return World(
+    world = World(
         seed=seed,
         scale=scale,
         anchor=anchor,
@@ -108,6 +124,24 @@ def generate_world(
         tweets=generate_tweets(rng, organizations, people, anchor, before, after),
         twitter_truth=people.truth,
     )
+    stackoverflow = generate_stackoverflow(
+        seed,
+        scale,
+        anchor,
+        organizations,
+        companies,
+        contacts,
+        world.twitter_users,
+        world.twitter_truth,
+        questions_per_org=so_questions,
+    )
+    world.so_users = stackoverflow.users
+    world.so_truth = stackoverflow.truth
+    world.so_identities = stackoverflow.identities
+    world.so_questions = stackoverflow.questions
+    world.so_answers = stackoverflow.answers
+    world.so_edits = stackoverflow.edits
+    return world
 
 
 def _utc(moment: datetime) -> datetime:
