@@ -21,6 +21,7 @@ class Settings:
     control_db_url: str
     x_api_url: str
     stackexchange_api_url: str
+    enrichment_api_url: str | None  # None: the vendor's own hosts
 
     @property
     def dagster_home(self) -> Path:
@@ -46,6 +47,8 @@ def load_settings() -> Settings:
         warehouse_url=warehouse_url,
         control_db_url=control_db_url,
         x_api_url=x_api_url.rstrip("/"),
+        enrichment_api_url=(os.environ.get("DEVSIGNAL_ENRICHMENT_API_URL") or "").rstrip("/")
+        or None,
         stackexchange_api_url=(
             os.environ.get("DEVSIGNAL_STACKEXCHANGE_API_URL") or STACKEXCHANGE_API_DEFAULT_URL
         ).rstrip("/"),

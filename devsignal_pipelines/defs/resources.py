@@ -12,6 +12,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from devsignal_pipelines.lib.clients.enrichment import EnrichmentClient
 from devsignal_pipelines.lib.clients.http import RetryPolicy
 from devsignal_pipelines.lib.clients.stackexchange import StackExchangeClient
 from devsignal_pipelines.lib.clients.x_api import XApiClient
@@ -128,4 +129,41 @@ class StackExchangeResource(dg.ConfigurableResource):
             max_throttle_wait_s=self.max_throttle_wait_s,
             timeout_s=self.timeout_s,
             policy=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
+        )
+
+
+class EnrichmentResource(dg.ConfigurableResource):
+    """Clearbit-style enrichment API. Base URL from DEVSIGNAL_ENRICHMENT_API_URL (the sandbox in demos and
+    tests); unset means the vendor's company and person hosts."""
+
+    base_url: str | None = None
+    ttl_hours: float = Field(
+        default=24.0, gt=0, description="A cached answer younger than this is not asked again."
+    )
+    max_in_flight: int = Field(
+        default=5, ge=1, le=5, description="Concurrent requests (the vendor allows 5)."
+    )
+    batch_size: int = Field(default=10, ge=1)
+    batch_pause_s: float = Field(default=0.5, ge=0, description="Pause between batches of lookups.")
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    max_rate_limit_wait_s: float = 60.0
+
+    def client_for(self, organization_id: str, key_env: str | None) -> EnrichmentClient:
+        key = read_secret(organization_id, "enrichment", key_env, "--key-env")
+        return EnrichmentClient(
+            self.base_url or load_settings().enrichment_api_url,
+            key,
+            organization_id=organization_id,
+            key_env=key_env or "",
+            max_in_flight=self.max_in_flight,
+            batch_size=self.batch_size,
+            batch_pause_s=self.batch_pause_s,
+            timeout_s=self.timeout_s,
+            policy=RetryPolicy(
+                max_attempts=self.max_attempts,
+                backoff_base_s=self.backoff_base_s,
+                max_rate_limit_wait_s=self.max_rate_limit_wait_s,
+            ),
         )

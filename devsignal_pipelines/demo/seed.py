@@ -14,6 +14,7 @@ from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.sandbox.world import World
 
 DEMO_TOKEN_ENV = "DEVSIGNAL_DEMO_X_TOKEN"
+DEMO_SE_KEY_ENV = "DEVSIGNAL_DEMO_SE_KEY"
 
 
 def seed_crm(control: ControlDB, world: World) -> dict[str, int]:
@@ -38,7 +39,7 @@ def seed_crm(control: ControlDB, world: World) -> dict[str, int]:
                 "evidence": {},
                 "created_at": crm_since,
             }
-            for x in world.identities
+            for x in [*world.identities, *world.so_identities]
         ],
         c.deals: [{**asdict(x), "updated_at": x.created_at} for x in world.deals],
         c.product_signals: [
@@ -54,8 +55,14 @@ def seed_crm(control: ControlDB, world: World) -> dict[str, int]:
 
 
 def connect_demo_organizations(
-    control: ControlDB, world: World, token_env: str = DEMO_TOKEN_ENV
+    control: ControlDB,
+    world: World,
+    token_env: str = DEMO_TOKEN_ENV,
+    se_key_env: str | None = DEMO_SE_KEY_ENV,
 ) -> None:
+    """Each organization tracks its product on X (keywords) and on Stack Overflow (tags)."""
     for org in world.organizations:
         control.add_organization(org.id, org.name)
         control.connect_source(org.id, "twitter", {"keywords": list(org.keywords)}, token_env)
+        if org.tags:
+            control.connect_source(org.id, "stackoverflow", {"tags": list(org.tags)}, se_key_env)

@@ -15,32 +15,72 @@ from devsignal_pipelines.sandbox.world import World
 from devsignal_pipelines.settings import Settings
 
 
-def identity_truth(world: World, organization_id: str) -> pd.DataFrame:
-    """Ground truth for one organization: who each X account really is (None = nobody it knows)."""
-    rows = [
-        {
-            "platform_user_id": uid,
-            "contact_id": t.contact_id if t.organization_id == organization_id else None,
-            "company_id": t.company_id if t.organization_id == organization_id else None,
-        }
-        for uid, t in world.twitter_truth.items()
-    ]
-    return pd.DataFrame(rows, columns=["platform_user_id", "contact_id", "company_id"])
+def identity_truth(
+    world: World,
+    organization_id: str,
+    platform: str = "twitter",
+    linked_x_contacts: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Ground truth for one organization and platform: the contact / company each account should
+    be linked to (None = nobody the organization can know).
+
+    Stack Overflow users the CRM does not hold but who are on X too (``twitter_user_id``) should
+    land on whatever contact the organization linked that X account to (`linked_x_contacts`,
+    X user id -> contact id): merging them is right, anything else is wrong.
+    """
+    columns = ["platform_user_id", "contact_id", "company_id"]
+    truth = (
+        world.twitter_truth if platform == "twitter" else (getattr(world, "so_truth", None) or {})
+    )
+    linked = linked_x_contacts or {}
+    rows = []
+    for uid, t in truth.items():
+        own = t.organization_id == organization_id
+        contact = t.contact_id if own else None
+        twin = getattr(t, "twitter_user_id", None)
+        if contact is None and twin:
+            contact = linked.get(twin)
+        rows.append((str(uid), contact, t.company_id if own else None))
+    return pd.DataFrame(rows, columns=columns)
 
 
-def identity_scores(warehouse: Warehouse, world: World) -> dict[str, dict[str, float | int]]:
-    scores = {}
+def _links(warehouse: Warehouse, organization_id: str, platform: str) -> pd.DataFrame:
+    return warehouse.read_df(
+        "SELECT platform_user_id, contact_id, company_id, method FROM core.identity_links "
+        "WHERE organization_id = :o AND platform = :p",
+        {"o": organization_id, "p": platform},
+    )
+
+
+def identity_scores_by_platform(
+    warehouse: Warehouse, world: World
+) -> dict[str, dict[str, dict[str, float | int]]]:
+    """organization -> platform -> precision, recall, links; Stack Overflow only when the world
+    has its ground truth (``so_truth``)."""
+    platforms = ["twitter"] + (["stackoverflow"] if getattr(world, "so_truth", None) else [])
+    scores: dict[str, dict[str, dict[str, float | int]]] = {}
     for org in world.organizations:
-        links = warehouse.read_df(
-            "SELECT platform_user_id, contact_id, company_id, method FROM core.identity_links "
-            "WHERE organization_id = :o AND platform = 'twitter'",
-            {"o": org.id},
-        )
-        scores[org.id] = {
-            **score_links(links, identity_truth(world, org.id)),
-            "authors": len(links),
-        }
+        x_links = _links(warehouse, org.id, "twitter")
+        linked = dict(zip(x_links["platform_user_id"], x_links["contact_id"], strict=True))
+        for platform in platforms:
+            links = x_links if platform == "twitter" else _links(warehouse, org.id, platform)
+            truth = identity_truth(world, org.id, platform, linked)
+            scores.setdefault(org.id, {})[platform] = {
+                **score_links(links, truth),
+                "authors": len(links),
+            }
     return scores
+
+
+def identity_scores(
+    warehouse: Warehouse, world: World, platform: str = "twitter"
+) -> dict[str, dict[str, float | int]]:
+    """organization -> precision, recall and links for one platform."""
+    return {
+        org: by_platform[platform]
+        for org, by_platform in identity_scores_by_platform(warehouse, world).items()
+        if platform in by_platform
+    }
 
 
 def print_summary(settings: Settings, world: World, echo: Callable[[str], None]) -> None:
@@ -63,11 +103,12 @@ def print_summary(settings: Settings, world: World, echo: Callable[[str], None])
         echo(f"  {org_id:<8} sentiment {_fmt(sentiment)} | type {_fmt(types)}")
 
     echo("\nIdentity resolution against the sandbox's ground truth (new contacts are not scored)")
-    for org_id, s in identity_scores(warehouse, world).items():
-        echo(
-            f"  {org_id:<8} {s['authors']} authors, {s['links_scored']} matched links: "
-            f"precision {s['precision']:.3f}, recall {s['recall']:.3f}"
-        )
+    for org_id, by_platform in identity_scores_by_platform(warehouse, world).items():
+        for platform, s in by_platform.items():
+            echo(
+                f"  {org_id:<8} {platform:<13} {s['authors']:>5} authors, {s['links_scored']:>4} "
+                f"matched links: precision {s['precision']:.3f}, recall {s['recall']:.3f}"
+            )
     db = settings.home / "warehouse.duckdb"
     duckdb_cli = Path(sys.executable).parent / "duckdb"  # installed with the project (duckdb-cli)
     echo(

@@ -152,7 +152,10 @@ def _fetch(
     known_user_ids: set[int],
 ) -> _Fetched:
     questions: dict[int, dict[str, Any]] = {}
+    # The tracked tags a question carries (not "the queries that returned it": a re-read through one
+    # tag's cursor must not look like a change).
     matched: dict[int, list[str]] = {}
+    tracked = set(tags)
     quarantined: list[tuple[str, str]] = []
     stopped: str | None = None
     try:
@@ -160,7 +163,7 @@ def _fetch(
             raw = list(client.questions_by_activity(tag, cursors.get(tag)))
             for question in _split(raw, question_problem, quarantined):
                 questions.setdefault(question["question_id"], question)
-                matched.setdefault(question["question_id"], []).append(tag)
+                matched[question["question_id"]] = sorted(tracked & set(question["tags"]) | {tag})
     except (QuotaReserveReached, ThrottledError) as stop:
         stopped = f"while reading questions: {stop}"
 

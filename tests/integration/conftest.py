@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from devsignal_pipelines.definitions import build_definitions
-from devsignal_pipelines.defs.resources import XApiResource
+from devsignal_pipelines.defs.resources import StackExchangeResource, XApiResource
 from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_crm
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
@@ -58,10 +58,24 @@ class Pipeline:
         self.warehouse = Warehouse(stores["warehouse"])
         self.control = ControlDB(stores["control"])
         self.instance = dg.DagsterInstance.ephemeral()
-        self.x_api = XApiResource(
-            base_url=server.base_url, backoff_base_s=0.01, max_rate_limit_wait_s=3.0
+        self.resource_config = {
+            "x_api": {
+                "base_url": server.base_url,
+                "backoff_base_s": 0.01,
+                "max_rate_limit_wait_s": 3.0,
+            },
+            "stackexchange": {"base_url": server.base_url, "pace_s": 0.0, "backoff_base_s": 0.01},
+        }
+        self.configure()
+
+    def configure(self, **updates: dict) -> None:
+        """Definitions with these resource settings (tests swap resources, not code)."""
+        for name, values in updates.items():
+            self.resource_config[name] = {**self.resource_config[name], **values}
+        self.defs = build_definitions(
+            x_api=XApiResource(**self.resource_config["x_api"]),
+            stackexchange=StackExchangeResource(**self.resource_config["stackexchange"]),
         )
-        self.defs = build_definitions(x_api=self.x_api)
 
     def sync(self, organization_id: str, source: str = "twitter") -> RunOutcome:
         return run_organization(self.defs, self.instance, organization_id, source)
@@ -83,7 +97,7 @@ def make_pipeline(
         server = SandboxServer(world, faults=faults, tokens=tokens).start()
         control = ControlDB(stores["control"])
         seed_crm(control, world)
-        connect_demo_organizations(control, world, token_env=TOKEN_ENV)
+        connect_demo_organizations(control, world, token_env=TOKEN_ENV, se_key_env=TOKEN_ENV)
         pipelines.append(Pipeline(server, stores, world))
         return pipelines[-1]
 

@@ -158,7 +158,7 @@ def test_malformed_records_are_quarantined_and_counted(make_pipeline, world) -> 
 @DUCKDB_ONLY
 def test_always_broken_bodies_fail_clearly_and_write_nothing(make_pipeline, world) -> None:
     pipeline = make_pipeline(Faults(error_5xx_rate=1.0))
-    pipeline.x_api = pipeline.x_api.model_copy(update={"max_attempts": 2})
+    pipeline.configure(x_api={"max_attempts": 2})
     org = world.organizations[0].id
     outcome = pipeline.sync(org)
     assert not outcome.success

@@ -27,6 +27,8 @@ from devsignal_pipelines.lib.clients.http import (
 )
 
 PATHS = {"company": ("/v2/companies/find", "domain"), "person": ("/v2/people/find", "email")}
+# The vendor serves each kind from its own host; a sandbox (DEVSIGNAL_ENRICHMENT_API_URL) serves both.
+VENDOR_HOSTS = {"company": "https://company.clearbit.com", "person": "https://person.clearbit.com"}
 STATUS_BY_HTTP = {200: "found", 202: "queued", 404: "not_found", 422: "invalid"}
 
 
@@ -60,7 +62,7 @@ def _error_type(body: Any) -> str | None:
 class EnrichmentClient:
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None,
         key: str,
         *,
         organization_id: str,
@@ -81,8 +83,8 @@ class EnrichmentClient:
         self.stats = CallStats()
         self._sleep = sleep
         self._stats_lock = threading.Lock()
+        self._hosts = {kind: (base_url or host).rstrip("/") for kind, host in VENDOR_HOSTS.items()}
         self._http = httpx.Client(
-            base_url=base_url,
             headers={"Authorization": f"Bearer {key}", "User-Agent": "devsignal-pipelines"},
             timeout=timeout_s,
             follow_redirects=False,
@@ -121,7 +123,9 @@ class EnrichmentClient:
 
     def lookup(self, lookup: Lookup) -> LookupResult:
         path, param = PATHS[lookup.kind]
-        request = self._http.build_request("GET", path, params={param: lookup.key})
+        request = self._http.build_request(
+            "GET", self._hosts[lookup.kind] + path, params={param: lookup.key}
+        )
         stats = CallStats()
         response, body = send_with_retries(
             self._http,

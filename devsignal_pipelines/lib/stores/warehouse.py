@@ -12,7 +12,7 @@ import io
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,12 @@ from sqlalchemy.pool import NullPool
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from devsignal_pipelines.lib.json_frames import dumps_column
-from devsignal_pipelines.lib.stores.tables import RAW_SYNC_CURSORS, WAREHOUSE_TABLES, TableSpec
+from devsignal_pipelines.lib.stores.tables import (
+    RAW_SYNC_CURSORS,
+    WAREHOUSE_TABLES,
+    Column,
+    TableSpec,
+)
 
 SCHEMAS = ("raw", "core", "analytics")
 MERGE_BATCH_ROWS = 20_000
@@ -207,6 +212,25 @@ class WarehouseTransaction:
     def drop_stage(self, stage: str) -> None:
         raise NotImplementedError
 
+    def stage_frame(self, name: str, frame: pd.DataFrame, types: Mapping[str, str]) -> str:
+        """Copy `frame` into a temporary table `name` for set-based SQL; returns `name`.
+
+        `types` maps each column to a portable type (text, bigint, double, boolean, timestamptz,
+        json). One bulk step (Arrow for DuckDB, COPY for PostgreSQL); a table of the same name
+        staged earlier in the transaction is replaced. It disappears with the transaction's
+        connection; callers may drop it sooner with `DROP TABLE`.
+        """
+        raise NotImplementedError
+
+    def fetch_batches(
+        self, sql: str, params: dict[str, Any] | None = None, rows: int = 100_000
+    ) -> Iterator[pd.DataFrame]:
+        """Stream a query's result as DataFrames of at most `rows` rows (bounded memory).
+
+        Run no other statement in this transaction until the iterator is exhausted.
+        """
+        raise NotImplementedError
+
     def merge(self, spec: TableSpec, frame: pd.DataFrame) -> MergeCounts:
         """Upsert on the primary key. Rows whose values are unchanged are left untouched.
 
@@ -317,6 +341,12 @@ def _prepare(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _adhoc_spec(name: str, types: Mapping[str, str]) -> TableSpec:
+    """A throwaway spec so staged frames get the same portable -> engine types as tables."""
+    columns = tuple(Column(column, type_, column) for column, type_ in types.items())
+    return TableSpec("temp", name, "staged frame", columns, primary_key=(columns[0].name,))
+
+
 def _isna(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
@@ -355,6 +385,25 @@ class _DuckDBTransaction(WarehouseTransaction):
         self.con.execute(f"DROP VIEW {stage}")
         self.con.unregister(stage.replace("_stage_", "_frame_"))
 
+    def stage_frame(self, name: str, frame: pd.DataFrame, types: Mapping[str, str]) -> str:
+        spec = _adhoc_spec(name, types)
+        self._stages += 1
+        source = f"_frame_{self._stages}"
+        self.con.register(source, frame.reindex(columns=list(types)))
+        casts = ", ".join(f"CAST({c} AS {spec.column_type(c, 'duckdb')}) AS {c}" for c in types)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {casts} FROM {source}")
+        finally:
+            self.con.unregister(source)
+        return name
+
+    def fetch_batches(
+        self, sql: str, params: dict[str, Any] | None = None, rows: int = 100_000
+    ) -> Iterator[pd.DataFrame]:
+        reader = self.con.execute(_duckdb_params(sql), params or {}).fetch_record_batch(rows)
+        for batch in reader:
+            yield batch.to_pandas()
+
 
 class _PostgresTransaction(WarehouseTransaction):
     dialect = "postgres"
@@ -376,8 +425,9 @@ class _PostgresTransaction(WarehouseTransaction):
         self.conn.exec_driver_sql(
             f"CREATE TEMP TABLE {stage} (LIKE {spec.qualified_name} INCLUDING DEFAULTS) ON COMMIT DROP"
         )
-        # A NULL marker no real value can collide with (a text value '\\N' must stay text).
-        null = f"NULL-{uuid.uuid4().hex}"
+        # A NULL marker no real value can collide with (a text value '\\N' must stay text); short,
+        # because pandas cuts na_rep to 32 characters in float columns.
+        null = f"NULL-{uuid.uuid4().hex[:20]}"
         buffer = io.StringIO()
         frame.to_csv(
             buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f%z"
@@ -392,3 +442,31 @@ class _PostgresTransaction(WarehouseTransaction):
 
     def drop_stage(self, stage: str) -> None:
         self.execute(f"DROP TABLE {stage}")
+
+    def stage_frame(self, name: str, frame: pd.DataFrame, types: Mapping[str, str]) -> str:
+        spec = _adhoc_spec(name, types)
+        columns = ", ".join(f"{c} {spec.column_type(c, 'postgres')}" for c in types)
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+        self.execute(f"CREATE TEMP TABLE {name} ({columns})")
+        # At most 32 characters: pandas cuts na_rep to that width in float columns.
+        null = f"NULL-{uuid.uuid4().hex[:20]}"
+        buffer = io.StringIO()
+        frame.reindex(columns=list(types)).to_csv(
+            buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f%z"
+        )
+        buffer.seek(0)
+        cursor = self.conn.connection.dbapi_connection.cursor()
+        cursor.copy_expert(
+            f"COPY {name} ({', '.join(types)}) FROM STDIN WITH (FORMAT csv, NULL '{null}')", buffer
+        )
+        self.execute(f"ANALYZE {name}")  # temp tables get no autovacuum statistics
+        return name
+
+    def fetch_batches(
+        self, sql: str, params: dict[str, Any] | None = None, rows: int = 100_000
+    ) -> Iterator[pd.DataFrame]:
+        statement = sa.text(sql).execution_options(stream_results=True, max_row_buffer=rows)
+        result = self.conn.execute(statement, params or {})
+        keys = list(result.keys())
+        for part in result.partitions(rows):
+            yield pd.DataFrame(part, columns=keys)
