@@ -38,15 +38,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_sandbox(port: int, tweets: int) -> subprocess.Popen:
+def _start_sandbox(port: int, extra: list[str], faults: str) -> subprocess.Popen:
+    """`devsignal sandbox serve` in its own process, as a real API would be; waits until healthy."""
     env = {**os.environ, "DEVSIGNAL_BENCH_TOKEN": TOKEN}
     process = subprocess.Popen(
-        [sys.executable, "-m", "devsignal_pipelines.cli", "sandbox", "serve", "--port", str(port),
-         "--tweets", str(tweets), "--faults", "limit=1000000000", "--token-env", "DEVSIGNAL_BENCH_TOKEN",
-         "--anchor", "2026-11-20T00:00:00+00:00"],
+        [sys.executable, "-m", "devsignal_pipelines.cli", "sandbox", "serve", "--port", str(port), *extra,
+         "--faults", faults, "--token-env", "DEVSIGNAL_BENCH_TOKEN", "--anchor", "2026-11-20T00:00:00+00:00"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1).status_code == 200:
@@ -54,7 +54,7 @@ def _start_sandbox(port: int, tweets: int) -> subprocess.Popen:
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("sandbox did not start within 120 s")
+    raise RuntimeError("sandbox did not start within 180 s")
 
 
 def main() -> None:
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     port = _free_port()
-    sandbox = _start_sandbox(port, args.world_tweets)
+    sandbox = _start_sandbox(port, ["--tweets", str(args.world_tweets)], faults="limit=1000000000")
     org = ORGANIZATIONS[0]
     try:
         with tempfile.TemporaryDirectory() as tmp:
