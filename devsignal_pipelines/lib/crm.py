@@ -1,6 +1,15 @@
-"""Read an organization's CRM side from the control DB as DataFrames for the warehouse."""
+"""Read an organization's CRM side from the control DB as DataFrames, and bulk-write it back.
+
+Identity resolution reads every contact, company and identity of an organization in one query
+each and writes new contacts and identities in one bulk, idempotent step (insert-missing).
+"""
 
 from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -23,6 +32,7 @@ def companies_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
             c.companies.c.id.label("company_id"),
             c.companies.c.name,
             sa.func.lower(c.companies.c.domain).label("domain"),
+            c.companies.c.description,
             c.companies.c.created_at,
         )
         .where(c.companies.c.organization_id == organization_id)
@@ -72,6 +82,148 @@ def identities_frame(control: ControlDB, organization_id: str, platform: str) ->
         .where(ident.c.organization_id == organization_id, ident.c.platform == platform)
     )
     return _utc(frame, "created_at")
+
+
+INPUT_BATCH_ROWS = 200_000
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format (UTC)
+
+
+def _stream(
+    control: ControlDB, sql: str, organization_id: str, columns: list[str], batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """`sql` (with `:o`) through a raw DB-API cursor, in DataFrames of `batch_rows` rows.
+
+    No ORM rows and no per-value type processing: identity resolution reads millions of rows.
+    PostgreSQL gets a server-side cursor so memory stays bounded there too.
+    """
+    postgres = control.engine.dialect.name == "postgresql"
+    with control.engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor(name=f"crm_{uuid.uuid4().hex[:12]}") if postgres else driver.cursor()
+        try:
+            cursor.execute(sql.replace(":o", "%s" if postgres else "?"), (organization_id,))
+            while rows := cursor.fetchmany(batch_rows):
+                yield pd.DataFrame.from_records(rows, columns=columns)
+        finally:
+            cursor.close()
+
+
+def company_domains(
+    control: ControlDB, organization_id: str, batch_rows: int = INPUT_BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """company_id, domain (lower case) of every company of the organization that has one."""
+    return _stream(
+        control,
+        "SELECT id, lower(trim(domain)) FROM companies "
+        "WHERE organization_id = :o AND domain IS NOT NULL",
+        organization_id,
+        ["company_id", "domain"],
+        batch_rows,
+    )
+
+
+def contact_names(
+    control: ControlDB, organization_id: str, batch_rows: int = INPUT_BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """contact_id, company_id, full_name, source of every contact of the organization."""
+    return _stream(
+        control,
+        "SELECT id, company_id, full_name, source FROM contacts WHERE organization_id = :o",
+        organization_id,
+        ["contact_id", "company_id", "full_name", "source"],
+        batch_rows,
+    )
+
+
+def identity_records(
+    control: ControlDB, organization_id: str, batch_rows: int = INPUT_BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """Every identity the organization holds, on every platform, evidence as stored JSON text.
+
+    The text is read verbatim (not parsed and re-serialized), so links built from it are
+    byte-identical from one run to the next. created_at is a UTC timestamp or its ISO text.
+    """
+    columns = ["platform", "platform_user_id", "contact_id", "username", "method", "confidence"]
+    for frame in _stream(
+        control,
+        f"SELECT {', '.join(columns)}, CAST(evidence AS TEXT), created_at "
+        "FROM contact_identities WHERE organization_id = :o",
+        organization_id,
+        [*columns, "evidence", "created_at"],
+        batch_rows,
+    ):
+        if pd.api.types.is_string_dtype(frame["created_at"]):
+            # SQLite keeps UTC without an offset; say so, and let the warehouse parse it.
+            frame["created_at"] = frame["created_at"] + "+00:00"
+        yield frame
+
+
+def control_time(control: ControlDB, moment: datetime) -> datetime | str:
+    """A timestamp as insert_missing_rows must pass it: SQLite stores SQLAlchemy's text format."""
+    if control.engine.dialect.name == "postgresql":
+        return moment
+    return moment.astimezone(UTC).strftime(_SQLITE_TIME)
+
+
+def insert_missing_rows(
+    control: ControlDB,
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+) -> int:
+    """Bulk insert-missing of plain tuples (values in `columns` order); returns rows inserted.
+
+    Rows whose primary key exists are left alone, so a re-run or a crashed run's retry inserts
+    nothing twice. JSON columns take JSON text as is; timestamps come from control_time. One
+    executemany on SQLite (rows in primary-key order insert fastest), COPY into a temporary
+    table plus one INSERT ... SELECT on PostgreSQL: no ORM work per row.
+    """
+    if not rows:
+        return 0
+    keys = ", ".join(k.name for k in table.primary_key.columns)
+    cols = ", ".join(columns)
+    if control.engine.dialect.name == "postgresql":
+        stage = f"_insert_{uuid.uuid4().hex[:12]}"
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {stage} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        null = f"NULL-{uuid.uuid4().hex[:20]}"  # pandas cuts na_rep to 32 characters in floats
+        buffer = io.StringIO()
+        pd.DataFrame.from_records(list(rows), columns=list(columns)).to_csv(
+            buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f%z"
+        )
+        buffer.seek(0)
+        conn.connection.dbapi_connection.cursor().copy_expert(
+            f"COPY {stage} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{null}')", buffer
+        )
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
+            f"ON CONFLICT ({keys}) DO NOTHING"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {stage}")
+    else:
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({cols}) VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT ({keys}) DO NOTHING",
+            list(rows),
+        )
+    return max(result.rowcount, 0)
+
+
+def insert_missing_frame(
+    control: ControlDB, conn: sa.Connection, table: sa.Table, frame: pd.DataFrame
+) -> int:
+    """insert_missing_rows for a DataFrame (tz-aware timestamps, JSON as text)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(table.c[column].type, sa.DateTime):
+            frame[column] = [
+                control_time(control, t) for t in pd.to_datetime(frame[column], utc=True)
+            ]
+    frame = frame.astype(object).where(frame.notna(), None)
+    rows = list(frame.itertuples(index=False, name=None))
+    return insert_missing_rows(control, conn, table, list(frame.columns), rows)
 
 
 def product_signals_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:

@@ -1,235 +1,179 @@
-"""Resolve platform authors to contacts and companies, explainably.
+"""The identity rules: methods, confidences, domain lists and name / URL normalization.
 
-Methods, strongest first (see docs/identity.md):
-1. `platform_id`: the contact already has an identity on the author's permanent platform id
-   (never the username, which people change).
-2. `bio_domain_name`: the profile URL's domain is a company's domain and exactly one of that
-   company's contacts has the author's normalized full name.
-3. `bio_domain`: the profile URL's domain is exactly one company's domain; a new contact is
-   created at that company.
-4. `new_contact`: nothing matched; a new contact carrying the identity is created, so the next
+Resolution itself is set-based SQL in the warehouse (`identity_resolve`, `identity_graph`); this
+module holds what every part agrees on, plus Python mirrors of the SQL normalizations so tests,
+the explain API and ad-hoc checks compute exactly what the warehouse computes.
+
+Methods, strongest first (docs/identity.md has the reasoning and measured precision):
+1. `platform_id`: the organization already holds an identity on the author's permanent id
+   (X user id, Stack Exchange user_id; never the handle or display name, which change).
+2. `bio_domain_name`: a profile URL (X bio / website, Stack Overflow website_url, an email in the
+   X bio) is on exactly one company's domain, and exactly one contact of that company has the
+   author's normalized full name.
+3. `name`: no company evidence at all, and exactly one contact of the whole organization has the
+   author's normalized full name (on platforms where a name alone is trusted, see
+   NAME_ONLY_PLATFORMS). A contact that resolution itself created from another platform's
+   profile carries only a display name, so it also needs a profile URL both accounts share.
+4. `bio_domain`: the profile is on exactly one company's domain but no unique name matched: a new
+   contact is created at that company.
+5. `new_contact`: nothing matched; a new contact carrying the identity is created, so the next
    sync finds the author by id.
-Free hosting and free mail domains never count as company evidence; ambiguity links nothing.
-Everything is set-based (pandas merges), never a per-author loop over contacts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
-import uuid
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pandas as pd
+
+PLATFORMS = ("twitter", "stackoverflow")
 
 # Domains anyone can get a page or mailbox on: they say nothing about an employer.
 FREE_HOSTING_DOMAINS = frozenset(
     {
-        "github.io", "github.com", "gitlab.io", "gitlab.com", "vercel.app", "netlify.app", "herokuapp.com",
-        "pages.dev", "fly.dev", "render.com", "glitch.me", "repl.co", "medium.com", "substack.com", "dev.to",
-        "hashnode.dev", "hashnode.com", "wordpress.com", "blogspot.com", "tumblr.com", "wixsite.com",
-        "linktr.ee", "bio.link", "about.me", "carrd.co", "notion.site", "youtube.com", "twitch.tv",
-        "linkedin.com", "x.com", "twitter.com", "t.co", "instagram.com", "facebook.com", "mastodon.social",
-        "bsky.app", "polywork.com", "buymeacoffee.com", "ko-fi.com", "patreon.com", "google.com", "sites.google.com",
+        "github.io", "github.com", "gitlab.io", "gitlab.com", "bitbucket.org", "bitbucket.io",
+        "vercel.app", "netlify.app", "netlify.com", "herokuapp.com", "pages.dev", "workers.dev",
+        "fly.dev", "render.com", "onrender.com", "railway.app", "glitch.me", "repl.co", "replit.app",
+        "web.app", "firebaseapp.com", "azurewebsites.net", "cloudfront.net", "surge.sh",
+        "neocities.org", "codepen.io", "codesandbox.io", "stackblitz.com", "gitbook.io", "readthedocs.io",
+        "medium.com", "substack.com", "dev.to", "hashnode.dev", "hashnode.com", "ghost.io",
+        "wordpress.com", "blogspot.com", "blogger.com", "tumblr.com", "wixsite.com", "wix.com",
+        "squarespace.com", "weebly.com", "webflow.io", "framer.website", "notion.site", "notion.so",
+        "linktr.ee", "bio.link", "beacons.ai", "about.me", "carrd.co", "youtube.com", "youtu.be",
+        "twitch.tv", "linkedin.com", "x.com", "twitter.com", "t.co", "instagram.com", "facebook.com",
+        "threads.net", "mastodon.social", "bsky.app", "bsky.social", "polywork.com", "buymeacoffee.com",
+        "ko-fi.com", "patreon.com", "google.com", "sites.google.com", "stackoverflow.com",
+        "stackexchange.com", "kaggle.com", "huggingface.co", "npmjs.com", "pypi.org", "keybase.io",
+        "gravatar.com", "discord.gg", "t.me", "calendly.com",
     }
 )  # fmt: skip
 FREE_MAIL_DOMAINS = frozenset(
     {
-        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com", "icloud.com",
-        "me.com", "proton.me", "protonmail.com", "aol.com", "gmx.com", "gmx.de", "fastmail.com", "hey.com",
-        "yandex.ru", "mail.ru", "qq.com", "163.com", "zoho.com",
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
+        "ymail.com", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "pm.me",
+        "aol.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "fastmail.com", "hey.com", "tutanota.com",
+        "zoho.com", "yandex.ru", "yandex.com", "mail.ru", "qq.com", "163.com", "126.com", "naver.com",
+        "mail.com", "hushmail.com", "duck.com",
     }
 )  # fmt: skip
-_IDENTITY_NAMESPACE = uuid.UUID("5b0c8f43-7d6a-4f8e-9d7c-3a0f6c1e2b19")
+FREE_DOMAINS = FREE_HOSTING_DOMAINS | FREE_MAIL_DOMAINS
 
-CONFIDENCE = {"platform_id": 1.0, "bio_domain_name": 0.95, "bio_domain": 0.8, "new_contact": 1.0}
+CONFIDENCE = {
+    "platform_id": 1.0,
+    "bio_domain_name": 0.95,
+    "name": 0.75,
+    "bio_domain": 0.8,
+    "new_contact": 1.0,  # it *is* that identity
+}
 LINK_METHODS = tuple(CONFIDENCE)
+# Methods that claim "this author is that existing contact" (scored on the contact) and the one
+# that only claims the employer (scored on the company).
+CONTACT_CLAIMS = ("platform_id", "bio_domain_name", "name")
+COMPANY_CLAIMS = ("bio_domain",)
+
+# Where a display name alone may link an author to a contact. On X the measured precision of a
+# bare name match is far below the bar (random accounts share CRM names; see docs/identity.md),
+# so X authors are linked by name only together with a company domain (`bio_domain_name`).
+NAME_ONLY_PLATFORMS = frozenset({"stackoverflow"})
+
+# Accent folding, defined once and mirrored by SQL (identity_sql.name_key_sql): letters that
+# spell as two (ß -> ss) are replaced first, then marks are stripped from decomposed letters
+# (é -> e; DuckDB's strip_accents), then letters that do not decompose are mapped (ø -> o).
+MULTI_CHAR = {"ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ĳ": "ij", "Ĳ": "ij"}
+UNDECOMPOSABLE = {
+    "ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "t",
+    "Þ": "t", "ħ": "h", "Ħ": "h", "\u0131": "i", "ŀ": "l", "Ŀ": "l",
+    "\t": " ", "\n": " ", "\r": " ", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+}  # fmt: skip
+_UNDECOMPOSABLE = str.maketrans(UNDECOMPOSABLE)
+_MARKS = ("Mn", "Mc", "Me")
+_NOT_KEY_CHAR = re.compile(r"[^a-z0-9 ]")
+_SPACES = re.compile(r" +")
+
+
+def fold_accents(text: str) -> str:
+    """'Ærø Núñez' -> 'Aero Nunez': the accent folding every engine applies before lower()."""
+    for source, target in MULTI_CHAR.items():
+        text = text.replace(source, target)
+    decomposed = unicodedata.normalize("NFD", text)
+    text = "".join(ch for ch in decomposed if unicodedata.category(ch) not in _MARKS)
+    return text.translate(_UNDECOMPOSABLE)
+
+
+def _accent_table() -> dict[str, str]:
+    """Single letters of the Latin blocks -> what fold_accents makes of them (for translate())."""
+    table = dict(UNDECOMPOSABLE)
+    for block in (range(0x00C0, 0x0250), range(0x1E00, 0x1F00)):
+        for code in block:
+            char = chr(code)
+            folded = fold_accents(char)
+            if char not in MULTI_CHAR and folded != char and len(folded) == 1:
+                table[char] = folded
+    return table
+
+
+# For engines without strip_accents (PostgreSQL, where unaccent may not be installed).
+ACCENT_MAP = _accent_table()
+# The same pattern the SQL uses (identity_sql.url_host_sql): scheme, user info, www., host.
+URL_HOST_PATTERN = r"^([a-z][a-z0-9+.-]*://)?([^/?#@]*@)?(www[0-9]*\.)?([^/?#:]*).*$"
+_URL_HOST = re.compile(URL_HOST_PATTERN, re.DOTALL)
+# A URL without scheme, `www.`, query and fragment (identity_sql.url_key_sql): what two profiles
+# of one person share when they link the same page (alice.dev/, github.com/alice).
+URL_KEY_PATTERN = r"^([a-z][a-z0-9+.-]*://)?(www[0-9]*\.)?([^?#]*).*$"
+_URL_KEY = re.compile(URL_KEY_PATTERN, re.DOTALL)
+
+
+def normalize_name(name: str | None) -> str:
+    """'  José  O'Neil ' -> 'jose oneil': accents, case, punctuation and spacing ignored.
+
+    Mirrors identity_sql.name_key_sql; letters outside the Latin script are dropped (engines
+    case-fold them differently), so such names never name-match.
+    """
+    if not name:
+        return ""
+    text = fold_accents(name).lower()
+    return _SPACES.sub(" ", _NOT_KEY_CHAR.sub("", text)).strip()
+
+
+def is_full_name(name_key: str) -> bool:
+    """At least two words, the first and the last of two characters or more ('ada l' is not)."""
+    return name_key.find(" ") > 1 and not re.search(r" .$", name_key)
 
 
 def url_domain(url: str | None) -> str | None:
-    """Lower-case host of a URL without `www.` and port; None when there is none."""
+    """Lower-case host of a URL without `www.`, user info and port; None when it has no dot."""
     if not url or not isinstance(url, str):
         return None
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = (parts.hostname or "").strip(".").lower()
-    host = host.removeprefix("www.")
+    host = _URL_HOST.sub(r"\4", url.strip().lower()).rstrip(".")
     return host if "." in host else None
+
+
+def url_key(url: str | None) -> str | None:
+    """'https://www.Alice.dev/blog/?x=1' -> 'alice.dev/blog'; None when it has no dot."""
+    if not url or not isinstance(url, str):
+        return None
+    key = _URL_KEY.sub(r"\3", url.strip().lower()).rstrip("/")
+    return key if "." in key else None
 
 
 def is_free_domain(domain: str) -> bool:
     """True for free hosting / free mail domains and their subdomains (alice.github.io)."""
-    labels = domain.split(".")
-    suffixes = {".".join(labels[i:]) for i in range(len(labels))}
-    return bool(suffixes & (FREE_HOSTING_DOMAINS | FREE_MAIL_DOMAINS))
-
-
-def normalize_name(name: str | None) -> str:
-    """'  José  O'Neil ' -> 'jose oneil': accents, case, punctuation and spacing ignored."""
-    if not name:
-        return ""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    text = re.sub(r"[^\w\s]", "", text)
-    return " ".join(text.split())
+    labels = domain.lower().split(".")
+    return any(".".join(labels[i:]) in FREE_DOMAINS for i in range(len(labels)))
 
 
 def new_contact_id(organization_id: str, platform: str, platform_user_id: str) -> str:
-    """Deterministic, so a crashed-and-rerun resolution creates the same contact, not a twin."""
-    return str(uuid.uuid5(_IDENTITY_NAMESPACE, f"{organization_id}:{platform}:{platform_user_id}"))
+    """Deterministic, so a crashed-and-rerun resolution creates the same contact, not a twin.
 
-
-@dataclass(frozen=True)
-class Resolution:
-    """What resolution adds: new identities (every unknown author) and the contacts they need."""
-
-    identities: pd.DataFrame  # organization_id, platform, platform_user_id, contact_id, username, method, confidence, evidence
-    new_contacts: pd.DataFrame  # id, organization_id, company_id, full_name, email, source
-
-
-def _domain_candidates(authors: pd.DataFrame) -> pd.DataFrame:
-    """One row per (author, domain suffix) of every non-free URL in the profile."""
-    urls = authors[["platform_user_id", "urls"]].explode("urls").dropna(subset=["urls"])
-    urls["host"] = urls["urls"].map(url_domain)
-    urls = urls.dropna(subset=["host"])
-    urls = urls[~urls["host"].map(is_free_domain)]
-    # blog.brightloop.io matches the company domain brightloop.io: try every suffix.
-    urls["domain"] = (
-        urls["host"]
-        .str.split(".")
-        .map(lambda labels: [".".join(labels[i:]) for i in range(len(labels) - 1)])
-    )
-    return urls[["platform_user_id", "host", "domain"]].explode("domain").drop_duplicates()
-
-
-def resolve_authors(
-    organization_id: str,
-    platform: str,
-    authors: pd.DataFrame,
-    known_identities: pd.DataFrame,
-    companies: pd.DataFrame,
-    contacts: pd.DataFrame,
-) -> Resolution:
-    """Resolve authors that have no identity yet.
-
-    authors: platform_user_id, username, name, urls (list of profile/bio URLs)
-    known_identities: platform_user_id (identities already recorded for this platform)
-    companies: id, domain; contacts: id, company_id, full_name
+    The md5 of 'devsignal-contact:<org>:<platform>:<id>' laid out as a UUID: both warehouse
+    engines compute md5() natively, so SQL creates the very ids this function returns.
     """
-    unknown = authors[~authors["platform_user_id"].isin(known_identities["platform_user_id"])]
-    unknown = unknown.drop_duplicates("platform_user_id").reset_index(drop=True)
-    if unknown.empty:
-        return Resolution(_empty_identities(), _empty_contacts())
-
-    # Company by bio/website domain; an author matching two companies is ambiguous: no link.
-    company_domains = companies.dropna(subset=["domain"]).assign(
-        domain=lambda f: f["domain"].str.lower()
-    )
-    domain_hits = _domain_candidates(unknown).merge(
-        company_domains[["id", "domain"]].rename(columns={"id": "company_id"}), on="domain"
-    )
-    per_author = domain_hits.groupby("platform_user_id")["company_id"].nunique()
-    domain_hits = domain_hits[domain_hits["platform_user_id"].map(per_author) == 1]
-    domain_hits = domain_hits.drop_duplicates("platform_user_id")[
-        ["platform_user_id", "company_id", "host", "domain"]
-    ]
-    resolved = unknown.merge(domain_hits, on="platform_user_id", how="left")
-
-    # Within the matched company, a unique exact normalized-name match names the contact.
-    resolved["name_key"] = resolved["name"].map(normalize_name)
-    named = contacts.dropna(subset=["company_id"]).assign(
-        name_key=lambda f: f["full_name"].map(normalize_name)
-    )
-    named = named[named["name_key"] != ""]
-    unique_names = named[named.groupby(["company_id", "name_key"])["id"].transform("size") == 1]
-    resolved = resolved.merge(
-        unique_names[["company_id", "name_key", "id", "full_name"]].rename(
-            columns={"id": "matched_contact_id", "full_name": "matched_name"}
-        ),
-        on=["company_id", "name_key"],
-        how="left",
-    )
-
-    has_company = resolved["company_id"].notna()
-    has_contact = resolved["matched_contact_id"].notna()
-    resolved["method"] = "new_contact"
-    resolved.loc[has_company, "method"] = "bio_domain"
-    resolved.loc[has_contact, "method"] = "bio_domain_name"
-    resolved["contact_id"] = resolved["matched_contact_id"].where(
-        has_contact,
-        resolved["platform_user_id"].map(
-            lambda uid: new_contact_id(organization_id, platform, uid)
-        ),
-    )
-    resolved["confidence"] = resolved["method"].map(CONFIDENCE)
-    resolved["evidence"] = [
-        _evidence(row)
-        for row in resolved[["method", "host", "domain", "name", "matched_name"]].itertuples(
-            index=False
-        )
-    ]
-
-    identities = pd.DataFrame(
-        {
-            "organization_id": organization_id,
-            "platform": platform,
-            "platform_user_id": resolved["platform_user_id"],
-            "contact_id": resolved["contact_id"],
-            "username": resolved["username"],
-            "method": resolved["method"],
-            "confidence": resolved["confidence"],
-            "evidence": resolved["evidence"],
-        }
-    )
-    creates = resolved[~has_contact]
-    new_contacts = pd.DataFrame(
-        {
-            "id": creates["contact_id"],
-            "organization_id": organization_id,
-            "company_id": creates["company_id"]
-            .astype(object)
-            .where(creates["company_id"].notna(), None),
-            "full_name": creates["name"],
-            "email": None,
-            "source": platform,
-        }
-    )
-    return Resolution(identities, new_contacts)
-
-
-def _evidence(row: tuple) -> dict[str, str]:
-    method, host, domain, name, matched_name = row
-    if method == "bio_domain_name":
-        return {
-            "profile_host": host,
-            "company_domain": domain,
-            "author_name": name,
-            "contact_name": matched_name,
-        }
-    if method == "bio_domain":
-        return {"profile_host": host, "company_domain": domain}
-    return {"reason": "no known identity, no company domain in the profile"}
-
-
-def _empty_identities() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=[
-            "organization_id",
-            "platform",
-            "platform_user_id",
-            "contact_id",
-            "username",
-            "method",
-            "confidence",
-            "evidence",
-        ]
-    )
-
-
-def _empty_contacts() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=["id", "organization_id", "company_id", "full_name", "email", "source"]
-    )
+    digest = hashlib.md5(
+        f"devsignal-contact:{organization_id}:{platform}:{platform_user_id}".encode()
+    ).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
 
 
 def link_method(identity_method: str) -> str:
@@ -240,14 +184,16 @@ def link_method(identity_method: str) -> str:
 def score_links(links: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float | int]:
     """Precision and recall of resolved links against ground truth.
 
-    links: platform_user_id, contact_id, company_id, method. truth: platform_user_id,
-    contact_id, company_id (None where the author is nobody the organization knows).
-    A `new_contact` link claims nothing and is not scored; a `bio_domain` link claims a company.
+    links: platform_user_id, contact_id, company_id, method. truth: platform_user_id and the
+    contact_id / company_id the author should be linked to (None where the organization cannot
+    know the author; for someone the CRM does not hold but whose account on another platform was
+    linked first, the contact that account got). A `new_contact` link claims nothing and is not
+    scored; `bio_domain` claims a company; the other methods claim a contact.
     """
     claims = links[links["method"] != "new_contact"].merge(
         truth, on="platform_user_id", how="left", suffixes=("", "_true")
     )
-    contact_claim = claims["method"].isin(["platform_id", "bio_domain_name"])
+    contact_claim = claims["method"].isin(CONTACT_CLAIMS)
     correct = (contact_claim & (claims["contact_id"] == claims["contact_id_true"])) | (
         ~contact_claim & (claims["company_id"] == claims["company_id_true"])
     )
