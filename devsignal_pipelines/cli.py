@@ -79,7 +79,7 @@ def orgs_list() -> None:
 
 @orgs.command("connect")
 @click.argument("name")
-@click.argument("source", type=click.Choice(["twitter", "stackoverflow"]))
+@click.argument("source", type=click.Choice(["twitter", "stackoverflow", "enrichment"]))
 @click.option(
     "--keywords", help="twitter: comma-separated keywords or phrases, e.g. 'acmedb,acme db'."
 )
@@ -93,7 +93,7 @@ def orgs_list() -> None:
 @click.option(
     "--key-env",
     help="stackoverflow: NAME of the variable holding a Stack Exchange app key (optional: 10,000 calls a day "
-    "instead of 300).",
+    "instead of 300). enrichment: NAME of the variable holding the enrichment API key (required).",
 )
 def orgs_connect(
     name: str,
@@ -112,6 +112,10 @@ def orgs_connect(
                 raise click.UsageError("twitter needs --keywords 'a,b' and --token-env VAR_NAME")
             settings, secret_env = {"keywords": _split_list(keywords)}, token_env
             build_query(settings["keywords"])
+        elif source == "enrichment":
+            if not key_env:
+                raise click.UsageError("enrichment needs --key-env VAR_NAME (the variable holding the API key)")
+            settings, secret_env = {}, key_env
         else:
             tag_list = [t.lower() for t in _split_list(tags or "")]
             if not tag_list:
@@ -154,7 +158,7 @@ def orgs_disconnect(name: str, source: str) -> None:
 @click.argument("organization")
 @click.option(
     "--source",
-    type=click.Choice(["twitter", "stackoverflow", "all"]),
+    type=click.Choice(["twitter", "stackoverflow", "enrichment", "all"]),
     default="all",
     show_default=True,
 )

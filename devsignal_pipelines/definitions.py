@@ -6,27 +6,39 @@ Nothing here touches a database or the network; resources connect when a run sta
 import dagster as dg
 
 from devsignal_pipelines.defs.core import assets as core_assets
+from devsignal_pipelines.defs.enrich import assets as enrich_assets
+from devsignal_pipelines.defs.enrich import crm_assets
 from devsignal_pipelines.defs.identity import assets as identity_assets
-from devsignal_pipelines.defs.ingest.schedules import (
-    stackoverflow_every_6_hours,
-    twitter_every_30_minutes,
-)
 from devsignal_pipelines.defs.ingest.stackoverflow import assets as stackoverflow_assets
 from devsignal_pipelines.defs.ingest.twitter import assets as twitter_assets
 from devsignal_pipelines.defs.jobs import (
+    enrichment_sync_job,
     organization_sync_job,
     stackoverflow_sync_job,
     twitter_sync_job,
 )
 from devsignal_pipelines.defs.resources import (
     ControlDBResource,
+    EnrichmentResource,
     StackExchangeResource,
     WarehouseResource,
     XApiResource,
 )
+from devsignal_pipelines.defs.schedules import (
+    enrichment_companies_daily,
+    stackoverflow_every_6_hours,
+    twitter_every_30_minutes,
+)
 from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
 
-ASSET_MODULES = [twitter_assets, stackoverflow_assets, identity_assets, core_assets]
+ASSET_MODULES = [
+    twitter_assets,
+    stackoverflow_assets,
+    enrich_assets,
+    crm_assets,
+    identity_assets,
+    core_assets,
+]
 
 
 def build_definitions(**resource_overrides: object) -> dg.Definitions:
@@ -35,13 +47,24 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
         "control_db": ControlDBResource(),
         "x_api": XApiResource(),
         "stackexchange": StackExchangeResource(),
+        "enrichment": EnrichmentResource(),
         **resource_overrides,
     }
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
-        jobs=[twitter_sync_job, stackoverflow_sync_job, organization_sync_job],
-        schedules=[twitter_every_30_minutes, stackoverflow_every_6_hours],
+        jobs=[
+            twitter_sync_job,
+            stackoverflow_sync_job,
+            enrichment_sync_job,
+            organization_sync_job,
+            enrich_assets.enrichment_bulk,
+        ],
+        schedules=[
+            twitter_every_30_minutes,
+            stackoverflow_every_6_hours,
+            enrichment_companies_daily,
+        ],
         sensors=[organizations_sensor],
         resources=resources,
     )

@@ -12,6 +12,7 @@ SOURCE_ASSETS = {
         dg.AssetKey(["raw", "so_answers"]),
         dg.AssetKey(["raw", "so_users"]),
     ],
+    "enrichment": [dg.AssetKey(["raw", "enrichment_cache"])],
 }
 # What every sync refreshes after its raw assets.
 DOWNSTREAM_OF_SOURCES = [
@@ -19,6 +20,7 @@ DOWNSTREAM_OF_SOURCES = [
     dg.AssetKey(["core", "companies"]),
     dg.AssetKey(["core", "contacts"]),
     dg.AssetKey(["core", "signals"]),
+    dg.AssetKey(["analytics", "enrichment_coverage"]),
 ]
 
 
@@ -39,6 +41,11 @@ stackoverflow_sync_job = _source_job(
     "stackoverflow",
     "Sync one organization's Stack Overflow tags, then refresh its identities, contacts and signals.",
 )
+enrichment_sync_job = _source_job(
+    "enrichment",
+    "Enrich one organization's companies and contacts (new, stale or queued lookups only), then rebuild its core "
+    "tables and coverage.",
+)
 organization_sync_job = dg.define_asset_job(
     name="organization_sync",
     description="Every connected source and every derived table for one organization (`devsignal sync ORG`, "
@@ -50,6 +57,7 @@ organization_sync_job = dg.define_asset_job(
 SOURCE_JOBS = {
     "twitter": twitter_sync_job,
     "stackoverflow": stackoverflow_sync_job,
+    "enrichment": enrichment_sync_job,
     "all": organization_sync_job,
 }
 

@@ -1,15 +1,26 @@
-"""Source schedules: one run per organization connected to the source, on by default."""
+"""Source schedules, on by default: one run per organization connected to the source."""
 
 from typing import Any
 
 import dagster as dg
 
-from devsignal_pipelines.defs.jobs import stackoverflow_sync_job, twitter_sync_job
+from devsignal_pipelines.defs.jobs import (
+    enrichment_sync_job,
+    stackoverflow_sync_job,
+    twitter_sync_job,
+)
 from devsignal_pipelines.defs.resources import ControlDBResource
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 
 
-def source_schedule(name: str, cron: str, source: str, job: Any, description: str):
+def source_schedule(
+    name: str,
+    cron: str,
+    source: str,
+    job: Any,
+    description: str,
+    run_config: dict[str, Any] | None = None,
+) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=name,
         cron_schedule=cron,
@@ -39,6 +50,7 @@ def source_schedule(name: str, cron: str, source: str, job: Any, description: st
             dg.RunRequest(
                 run_key=f"{source}:{org}:{scheduled}",
                 partition_key=org,
+                run_config=run_config or {},
                 tags={"devsignal/source": source},
             )
             for org in organization_ids
@@ -60,4 +72,13 @@ stackoverflow_every_6_hours = source_schedule(
     "stackoverflow",
     stackoverflow_sync_job,
     "One run per organization connected to Stack Overflow: questions, answers, owners, identities and signals.",
+)
+enrichment_companies_daily = source_schedule(
+    "enrichment_companies_daily",
+    "0 3 * * *",
+    "enrichment",
+    enrichment_sync_job,
+    "Companies that are new, stale (older than the TTL) or still queued, for every organization connected to "
+    "enrichment, at 03:00. Contacts are enriched on demand: devsignal sync ORG --source enrichment.",
+    run_config={"ops": {"raw__enrichment_cache": {"config": {"kinds": ["company"]}}}},
 )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from devsignal_pipelines.demo.seed import (
+    DEMO_ENRICHMENT_KEY_ENV,
     DEMO_SE_KEY_ENV,
     DEMO_TOKEN_ENV,
     connect_demo_organizations,
@@ -55,12 +56,15 @@ def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = pr
         f"world seed {seed}: {len(world.organizations)} organizations, {len(world.companies)} companies, "
         f"{len(world.contacts)} contacts, {len(world.tweets)} posts on the sandbox X API"
     )
-    os.environ[DEMO_TOKEN_ENV] = os.environ[DEMO_SE_KEY_ENV] = DEMO_TOKEN
+    os.environ[DEMO_TOKEN_ENV] = os.environ[DEMO_SE_KEY_ENV] = os.environ[
+        DEMO_ENRICHMENT_KEY_ENV
+    ] = DEMO_TOKEN
     # The sandbox is on loopback: pace Stack Exchange calls at 20/s instead of the polite 1/s.
     defs = build_definitions(stackexchange=StackExchangeResource(pace_s=0.05))
     with SandboxServer(world, tokens=[DEMO_TOKEN]) as server:
         os.environ["DEVSIGNAL_X_API_URL"] = server.base_url
         os.environ["DEVSIGNAL_STACKEXCHANGE_API_URL"] = server.base_url
+        os.environ["DEVSIGNAL_ENRICHMENT_API_URL"] = server.base_url
         echo(f"sandbox X and Stack Exchange APIs listening on {server.base_url}")
         control = ControlDB(settings.control_db_url)
         seed_crm(control, world)
@@ -97,8 +101,10 @@ def dev_environment(with_sandbox: bool) -> dict[str, str]:
         params = demo_world_params(settings, 7, 1.0)
         env[DEMO_TOKEN_ENV] = env.get(DEMO_TOKEN_ENV, DEMO_TOKEN)
         env[DEMO_SE_KEY_ENV] = env.get(DEMO_SE_KEY_ENV, DEMO_TOKEN)
+        env[DEMO_ENRICHMENT_KEY_ENV] = env.get(DEMO_ENRICHMENT_KEY_ENV, DEMO_TOKEN)
         env["DEVSIGNAL_X_API_URL"] = f"http://127.0.0.1:{DEV_SANDBOX_PORT}"
         env.setdefault("DEVSIGNAL_STACKEXCHANGE_API_URL", env["DEVSIGNAL_X_API_URL"])
+        env.setdefault("DEVSIGNAL_ENRICHMENT_API_URL", env["DEVSIGNAL_X_API_URL"])
         # The sandbox lives as long as the terminal session; dagster dev replaces this process.
         subprocess.Popen(
             [

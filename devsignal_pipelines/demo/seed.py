@@ -15,6 +15,7 @@ from devsignal_pipelines.sandbox.world import World
 
 DEMO_TOKEN_ENV = "DEVSIGNAL_DEMO_X_TOKEN"
 DEMO_SE_KEY_ENV = "DEVSIGNAL_DEMO_SE_KEY"
+DEMO_ENRICHMENT_KEY_ENV = "DEVSIGNAL_DEMO_ENRICHMENT_KEY"
 
 
 def seed_crm(control: ControlDB, world: World) -> dict[str, int]:
@@ -59,10 +60,13 @@ def connect_demo_organizations(
     world: World,
     token_env: str = DEMO_TOKEN_ENV,
     se_key_env: str | None = DEMO_SE_KEY_ENV,
+    enrichment_key_env: str | None = DEMO_ENRICHMENT_KEY_ENV,
 ) -> None:
-    """Each organization tracks its product on X (keywords) and on Stack Overflow (tags)."""
+    """Each organization tracks its product on X (keywords) and Stack Overflow (tags), and enriches its CRM."""
     for org in world.organizations:
         control.add_organization(org.id, org.name)
         control.connect_source(org.id, "twitter", {"keywords": list(org.keywords)}, token_env)
         if org.tags:
             control.connect_source(org.id, "stackoverflow", {"tags": list(org.tags)}, se_key_env)
+        if enrichment_key_env:
+            control.connect_source(org.id, "enrichment", {}, enrichment_key_env)

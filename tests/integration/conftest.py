@@ -10,7 +10,11 @@ import dagster as dg
 import pytest
 
 from devsignal_pipelines.definitions import build_definitions
-from devsignal_pipelines.defs.resources import StackExchangeResource, XApiResource
+from devsignal_pipelines.defs.resources import (
+    EnrichmentResource,
+    StackExchangeResource,
+    XApiResource,
+)
 from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_crm
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
@@ -65,6 +69,11 @@ class Pipeline:
                 "max_rate_limit_wait_s": 3.0,
             },
             "stackexchange": {"base_url": server.base_url, "pace_s": 0.0, "backoff_base_s": 0.01},
+            "enrichment": {
+                "base_url": server.base_url,
+                "batch_pause_s": 0.0,
+                "backoff_base_s": 0.01,
+            },
         }
         self.configure()
 
@@ -75,6 +84,7 @@ class Pipeline:
         self.defs = build_definitions(
             x_api=XApiResource(**self.resource_config["x_api"]),
             stackexchange=StackExchangeResource(**self.resource_config["stackexchange"]),
+            enrichment=EnrichmentResource(**self.resource_config["enrichment"]),
         )
 
     def sync(self, organization_id: str, source: str = "twitter") -> RunOutcome:
@@ -97,7 +107,9 @@ def make_pipeline(
         server = SandboxServer(world, faults=faults, tokens=tokens).start()
         control = ControlDB(stores["control"])
         seed_crm(control, world)
-        connect_demo_organizations(control, world, token_env=TOKEN_ENV, se_key_env=TOKEN_ENV)
+        connect_demo_organizations(
+            control, world, token_env=TOKEN_ENV, se_key_env=TOKEN_ENV, enrichment_key_env=TOKEN_ENV
+        )
         pipelines.append(Pipeline(server, stores, world))
         return pipelines[-1]
 

@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 
 from devsignal_pipelines.definitions import defs
-from devsignal_pipelines.defs.ingest.schedules import twitter_every_30_minutes
 from devsignal_pipelines.defs.resources import ControlDBResource
+from devsignal_pipelines.defs.schedules import twitter_every_30_minutes
 from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
 from devsignal_pipelines.lib.stores.control import ControlDB
 

@@ -1,0 +1,75 @@
+"""core.companies and core.contacts: the CRM merged with cached enrichment (never written back)."""
+
+from collections.abc import Callable
+
+import dagster as dg
+import pandas as pd
+
+from devsignal_pipelines.defs.resources import WAREHOUSE_POOL, ControlDBResource, WarehouseResource
+from devsignal_pipelines.defs.tables import OWNERS, definition_metadata, partition_row_counts
+from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
+from devsignal_pipelines.lib import crm
+from devsignal_pipelines.lib.enriched_crm import build_companies, build_contacts
+from devsignal_pipelines.lib.stores.control import ControlDB
+from devsignal_pipelines.lib.stores.tables import CORE_COMPANIES, CORE_CONTACTS, TableSpec
+from devsignal_pipelines.lib.stores.warehouse import WarehouseTransaction
+
+
+def _enriched_crm_asset(
+    spec: TableSpec,
+    read_crm: Callable[[ControlDB, str], pd.DataFrame],
+    build: Callable[[WarehouseTransaction, str, pd.DataFrame], int],
+    deps: list[dg.AssetKey],
+):
+    @dg.asset(
+        key=[spec.schema, spec.name],
+        deps=deps,
+        partitions_def=organizations_partitions,
+        group_name="accounts",
+        kinds={"sql", "duckdb"},
+        owners=OWNERS,
+        pool=WAREHOUSE_POOL,
+        description=spec.description,
+        metadata=definition_metadata(spec),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        control_db: ControlDBResource,
+    ):
+        organization_id = context.partition_key
+        store = warehouse.get()
+        frame = read_crm(control_db.get(), organization_id)
+        with store.transaction() as tx:
+            build(tx, organization_id, frame)
+        counts = store.read_df(
+            f"SELECT count(enriched_at) AS enriched FROM {spec.qualified_name} WHERE organization_id = :o",
+            {"o": organization_id},
+        )
+        rows = partition_row_counts(store, spec, organization_id)
+        enriched = int(counts.at[0, "enriched"])
+        share = round(enriched / rows["dagster/row_count"], 4) if rows["dagster/row_count"] else 0.0
+        return dg.MaterializeResult(
+            metadata={**rows, "enriched": enriched, "enriched_share": share}
+        )
+
+    return _asset
+
+
+companies = _enriched_crm_asset(
+    CORE_COMPANIES,
+    crm.companies_frame,
+    build_companies,
+    deps=[dg.AssetKey(["raw", "enrichment_cache"])],
+)
+# Identity resolution creates contacts; the employer link needs this run's companies.
+contacts = _enriched_crm_asset(
+    CORE_CONTACTS,
+    crm.contacts_frame,
+    build_contacts,
+    deps=[
+        dg.AssetKey(["core", "identity_links"]),
+        dg.AssetKey(["raw", "enrichment_cache"]),
+        dg.AssetKey(["core", "companies"]),
+    ],
+)
