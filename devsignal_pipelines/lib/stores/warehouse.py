@@ -222,10 +222,11 @@ class WarehouseTransaction:
         """
         raise NotImplementedError
 
-    def fetch_batches(
-        self, sql: str, params: dict[str, Any] | None = None, rows: int = 100_000
-    ) -> Iterator[pd.DataFrame]:
-        """Stream a query's result as DataFrames of at most `rows` rows (bounded memory).
+    def fetch_rows(
+        self, sql: str, params: dict[str, Any] | None = None, batch_rows: int = 100_000
+    ) -> Iterator[list[tuple]]:
+        """Stream a query's result as lists of at most `batch_rows` plain tuples (bounded memory,
+        no DataFrame conversion: for feeding another database's bulk insert).
 
         Run no other statement in this transaction until the iterator is exhausted.
         """
@@ -397,12 +398,12 @@ class _DuckDBTransaction(WarehouseTransaction):
             self.con.unregister(source)
         return name
 
-    def fetch_batches(
-        self, sql: str, params: dict[str, Any] | None = None, rows: int = 100_000
-    ) -> Iterator[pd.DataFrame]:
-        reader = self.con.execute(_duckdb_params(sql), params or {}).fetch_record_batch(rows)
-        for batch in reader:
-            yield batch.to_pandas()
+    def fetch_rows(
+        self, sql: str, params: dict[str, Any] | None = None, batch_rows: int = 100_000
+    ) -> Iterator[list[tuple]]:
+        result = self.con.execute(_duckdb_params(sql), params or {})
+        while rows := result.fetchmany(batch_rows):
+            yield rows
 
 
 class _PostgresTransaction(WarehouseTransaction):
@@ -462,11 +463,9 @@ class _PostgresTransaction(WarehouseTransaction):
         self.execute(f"ANALYZE {name}")  # temp tables get no autovacuum statistics
         return name
 
-    def fetch_batches(
-        self, sql: str, params: dict[str, Any] | None = None, rows: int = 100_000
-    ) -> Iterator[pd.DataFrame]:
-        statement = sa.text(sql).execution_options(stream_results=True, max_row_buffer=rows)
-        result = self.conn.execute(statement, params or {})
-        keys = list(result.keys())
-        for part in result.partitions(rows):
-            yield pd.DataFrame(part, columns=keys)
+    def fetch_rows(
+        self, sql: str, params: dict[str, Any] | None = None, batch_rows: int = 100_000
+    ) -> Iterator[list[tuple]]:
+        statement = sa.text(sql).execution_options(stream_results=True, max_row_buffer=batch_rows)
+        for part in self.conn.execute(statement, params or {}).partitions(batch_rows):
+            yield [tuple(row) for row in part]
