@@ -114,7 +114,9 @@ def orgs_connect(
             build_query(settings["keywords"])
         elif source == "enrichment":
             if not key_env:
-                raise click.UsageError("enrichment needs --key-env VAR_NAME (the variable holding the API key)")
+                raise click.UsageError(
+                    "enrichment needs --key-env VAR_NAME (the variable holding the API key)"
+                )
             settings, secret_env = {}, key_env
         else:
             tag_list = [t.lower() for t in _split_list(tags or "")]
@@ -284,6 +286,43 @@ def sandbox_serve(
         tweets=tweets,
         anchor=anchor_at,
     )
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+
+@main.group()
+def identity() -> None:
+    """The identity graph: which author is which contact, and why."""
+
+
+@identity.command("explain")
+@click.argument("organization")
+@click.option("--contact", "contact_id", help="Explain every identity linked to this contact id.")
+@click.option("--platform", type=click.Choice(["twitter", "stackoverflow"]), help="With --user-id.")
+@click.option(
+    "--user-id", help="Explain one platform account (X user id or Stack Overflow user_id)."
+)
+def identity_explain(
+    organization: str, contact_id: str | None, platform: str | None, user_id: str | None
+) -> None:
+    """Print why identities are linked: method, confidence, the evidence that matched, and when."""
+    from devsignal_pipelines.lib.identity_explain import explain_contact, explain_identity
+    from devsignal_pipelines.lib.stores.warehouse import Warehouse
+
+    if bool(contact_id) == bool(platform and user_id):
+        raise click.UsageError(
+            "pass either --contact ID, or --platform twitter|stackoverflow with --user-id ID"
+        )
+    warehouse = Warehouse(load_settings().warehouse_url)
+    try:
+        if contact_id:
+            text = explain_contact(warehouse, _control(), organization, contact_id)
+        else:
+            text = explain_identity(warehouse, _control(), organization, platform, user_id)
+    except LookupError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(text)
 
 
 # --- analysts ----------------------------------------------------------------------------------
