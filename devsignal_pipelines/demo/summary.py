@@ -109,6 +109,17 @@ def print_summary(settings: Settings, world: World, echo: Callable[[str], None])
                 f"  {org_id:<8} {platform:<13} {s['authors']:>5} authors, {s['links_scored']:>4} "
                 f"matched links: precision {s['precision']:.3f}, recall {s['recall']:.3f}"
             )
+
+    echo("\nEnrichment coverage (analytics.enrichment_coverage)")
+    coverage = warehouse.read_df(
+        "SELECT organization_id, kind, records, enriched, enriched_share, queued, not_found, invalid "
+        "FROM analytics.enrichment_coverage ORDER BY organization_id, kind"
+    )
+    for row in coverage.itertuples(index=False):
+        echo(
+            f"  {row.organization_id:<8} {row.kind:<8} {row.enriched:>4}/{row.records:<4} enriched "
+            f"({row.enriched_share:.0%}); queued {row.queued}, not found {row.not_found}, invalid {row.invalid}"
+        )
     db = settings.home / "warehouse.duckdb"
     duckdb_cli = Path(sys.executable).parent / "duckdb"  # installed with the project (duckdb-cli)
     echo(
