@@ -72,21 +72,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             warehouse = Warehouse(args.warehouse_url or f"duckdb:///{Path(tmp) / 'bench.duckdb'}")
             warehouse.ensure_tables()
-            with XApiClient(
-                f"http://127.0.0.1:{port}",
-                TOKEN,
-                organization_id=org.id,
-                token_env="DEVSIGNAL_BENCH_TOKEN",
-            ) as client:
-                report = sync_twitter_mentions(warehouse, client, org.id, org.keywords)
+
+            def sync():
+                with XApiClient(
+                    f"http://127.0.0.1:{port}",
+                    TOKEN,
+                    organization_id=org.id,
+                    token_env="DEVSIGNAL_BENCH_TOKEN",
+                ) as client:
+                    return sync_twitter_mentions(warehouse, client, org.id, org.keywords)
+
+            report = sync()
             rerun_started = time.perf_counter()
-            with XApiClient(
-                f"http://127.0.0.1:{port}",
-                TOKEN,
-                organization_id=org.id,
-                token_env="DEVSIGNAL_BENCH_TOKEN",
-            ) as client:
-                rerun = sync_twitter_mentions(warehouse, client, org.id, org.keywords)
+            rerun = sync()  # incremental: asks only for posts newer than the saved since_id
             rerun_s = time.perf_counter() - rerun_started
     finally:
         sandbox.terminate()
