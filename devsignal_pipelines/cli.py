@@ -32,7 +32,7 @@ def _split_list(value: str) -> list[str]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """DevSignal Pipelines: developer signals (X mentions, Stack Overflow) resolved to accounts."""
+    """DevSignal Pipelines: developer signals (X mentions, Stack Overflow) resolved to enriched accounts."""
 
 
 # --- organizations -----------------------------------------------------------------------------
@@ -236,13 +236,15 @@ def sandbox() -> None:
 @click.option(
     "--faults",
     default="",
-    help="Fault knobs, e.g. '5xx=0.2,429=0.1,slow=0.05:0.5,malformed=0.05,partial=0.1'.",
+    help="Fault knobs, e.g. '5xx=0.2,429=0.1:2,slow=0.05:0.5,malformed=0.05,partial=0.1,backoff=0.05:2,"
+    "limit=450/900,quota=10000/300' (see sandbox/faults.py).",
 )
 @click.option(
     "--token-env",
     default="DEVSIGNAL_DEMO_X_TOKEN",
     show_default=True,
-    help="Variable holding the accepted bearer token (default token: sandbox-token).",
+    help="Variable holding the credential the sandbox accepts (X bearer token, Stack Exchange key, enrichment "
+    "key); unset: sandbox-token.",
 )
 @click.option("--anchor", help="The world's 'now' (ISO 8601, UTC); default today 00:00 UTC.")
 @click.option(
@@ -260,7 +262,7 @@ def sandbox_serve(
     anchor: str | None,
     seed_control_db: bool,
 ) -> None:
-    """Serve the X API v2 subset (and later Stack Exchange / enrichment) for a seeded world."""
+    """Serve the X API v2, Stack Exchange 2.3 and Clearbit-style enrichment subsets for a seeded world."""
     from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_crm
     from devsignal_pipelines.sandbox.faults import Faults
     from devsignal_pipelines.sandbox.server import serve
@@ -272,10 +274,15 @@ def sandbox_serve(
         world = generate_world(seed=seed, scale=scale, tweets=tweets, anchor=anchor_at)
         control = _control()
         counts = seed_crm(control, world)
-        connect_demo_organizations(control, world, token_env)
+        # One credential for the three sandbox APIs: the variable named by --token-env.
+        connect_demo_organizations(
+            control, world, token_env, se_key_env=token_env, enrichment_key_env=token_env
+        )
         click.echo(f"control DB seeded: {counts}")
+    url = f"http://127.0.0.1:{port}"
     click.echo(
-        f"sandbox X API on http://127.0.0.1:{port} (seed {seed}); export DEVSIGNAL_X_API_URL=http://127.0.0.1:{port}"
+        f"sandbox APIs on {url} (seed {seed}); point the pipeline at it with\n"
+        f"  export DEVSIGNAL_X_API_URL={url} DEVSIGNAL_STACKEXCHANGE_API_URL={url} DEVSIGNAL_ENRICHMENT_API_URL={url}"
     )
     serve(
         port=port,
