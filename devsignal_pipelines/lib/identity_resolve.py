@@ -36,7 +36,7 @@ from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.tables import CORE_IDENTITY_LINKS
 from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
 
-WRITE_BATCH_ROWS = 200_000
+WRITE_BATCH_ROWS = 100_000
 # DuckDB's working memory during resolution; a million authors need about 1.6 GB of RSS with it.
 DUCKDB_MEMORY_LIMIT = "1GB"
 _COMPANY_TYPES = {"company_id": "text", "domain": "text"}
@@ -255,6 +255,15 @@ def _replace_links(
         """,
         params,
     )
+    columns = ", ".join(CORE_IDENTITY_LINKS.column_names)
+    existing = _count(
+        tx, "SELECT count(*) AS n FROM core.identity_links WHERE organization_id = :o", params
+    )
+    if not existing:  # first run: nothing to compare with
+        tx.execute(f"INSERT INTO core.identity_links ({columns}) SELECT {columns} FROM idr_links")
+        inserted = _count(tx, "SELECT count(*) AS n FROM idr_links", {})
+        tx.execute("DROP TABLE idr_links")
+        return 0, inserted
     same = " AND ".join(
         f"n.{column} IS NOT DISTINCT FROM core.identity_links.{column}"
         for column in CORE_IDENTITY_LINKS.column_names
@@ -272,7 +281,6 @@ def _replace_links(
             f"AND NOT EXISTS (SELECT 1 FROM idr_links n WHERE {same})",
             params,
         )
-    columns = ", ".join(CORE_IDENTITY_LINKS.column_names)
     missing = (
         "FROM idr_links n WHERE NOT EXISTS (SELECT 1 FROM core.identity_links t "
         "WHERE t.organization_id = :o AND t.platform = n.platform "

@@ -331,7 +331,7 @@ CORE_IDENTITY_LINKS = TableSpec(
         Column(
             "method",
             "text",
-            "platform_id | bio_domain_name | bio_domain | new_contact (see docs/identity.md).",
+            "platform_id | bio_domain_name | name | bio_domain | new_contact (see docs/identity.md).",
             False,
         ),
         Column("confidence", "double", "0..1; 1.0 for a known permanent id.", False),

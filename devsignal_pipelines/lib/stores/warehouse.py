@@ -111,6 +111,9 @@ class Warehouse:
                 con = duckdb.connect(str(self.path), read_only=read_only)
         try:
             con.execute("SET TimeZone = 'UTC'")
+            # Readers always ORDER BY; and DuckDB 1.5.6 can drop a large INSERT into a table created
+            # from an empty scan in the same transaction unless insertion order is not preserved.
+            con.execute("SET preserve_insertion_order = false")
             if os.environ.get("DEVSIGNAL_DUCKDB_MEMORY_LIMIT"):
                 con.execute(f"SET memory_limit = '{os.environ['DEVSIGNAL_DUCKDB_MEMORY_LIMIT']}'")
             yield con
