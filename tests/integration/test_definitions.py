@@ -9,7 +9,7 @@ import pytest
 
 from devsignal_pipelines.definitions import defs
 from devsignal_pipelines.defs.resources import ControlDBResource
-from devsignal_pipelines.defs.schedules import twitter_every_30_minutes
+from devsignal_pipelines.defs.schedules import enrichment_companies_daily, twitter_every_30_minutes
 from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
 from devsignal_pipelines.lib.stores.control import ControlDB
 
@@ -103,3 +103,21 @@ def test_schedule_requests_one_run_per_connected_organization(stores) -> None:
     ]
     assert twitter_every_30_minutes.default_status == dg.DefaultScheduleStatus.RUNNING
     assert organizations_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+@DUCKDB_ONLY
+def test_enrichment_schedule_runs_companies_only_with_a_valid_run_config(stores) -> None:
+    control = _connected_control(stores)
+    control.connect_source("acme", "enrichment", {}, "ACME_ENRICHMENT_KEY")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("organizations", ["acme", "nimbus"])
+        with dg.build_schedule_context(
+            instance=instance,
+            resources={"control_db": ControlDBResource()},
+            scheduled_execution_time=datetime(2026, 11, 28, 3, 0),
+        ) as context:
+            requests = enrichment_companies_daily(context)
+    assert [r.partition_key for r in requests] == ["acme"]
+    job = defs.resolve_job_def(enrichment_companies_daily.job_name)
+    assert dg.validate_run_config(job, requests[0].run_config)
+    assert requests[0].run_config["ops"]["raw__enrichment_cache"]["config"]["kinds"] == ["company"]
