@@ -59,32 +59,6 @@ def contacts_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
     return _utc(frame, "created_at")
 
 
-def identities_frame(control: ControlDB, organization_id: str, platform: str) -> pd.DataFrame:
-    """Recorded identities joined to their contact's company."""
-    ident = c.contact_identities
-    frame = control.read_df(
-        sa.select(
-            ident.c.organization_id,
-            ident.c.platform,
-            ident.c.platform_user_id,
-            ident.c.contact_id,
-            c.contacts.c.company_id,
-            ident.c.username,
-            ident.c.method,
-            ident.c.confidence,
-            ident.c.evidence,
-            ident.c.created_at,
-        )
-        .join(
-            c.contacts,
-            (c.contacts.c.id == ident.c.contact_id)
-            & (c.contacts.c.organization_id == ident.c.organization_id),
-        )
-        .where(ident.c.organization_id == organization_id, ident.c.platform == platform)
-    )
-    return _utc(frame, "created_at")
-
-
 INPUT_BATCH_ROWS = 100_000
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format (UTC)
 

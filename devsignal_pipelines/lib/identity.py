@@ -176,11 +176,6 @@ def new_contact_id(organization_id: str, platform: str, platform_user_id: str) -
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
 
 
-def link_method(identity_method: str) -> str:
-    """An identity the CRM recorded is a `platform_id` link; others keep the method that made them."""
-    return "platform_id" if identity_method == "crm" else identity_method
-
-
 def score_links(links: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float | int]:
     """Precision and recall of resolved links against ground truth.
 

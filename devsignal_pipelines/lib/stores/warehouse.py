@@ -34,6 +34,7 @@ from devsignal_pipelines.lib.stores.tables import (
 
 SCHEMAS = ("raw", "core", "analytics")
 MERGE_BATCH_ROWS = 20_000
+_CURSOR_SQL = "SELECT value FROM raw.sync_cursors WHERE organization_id = :o AND source = :s AND cursor_name = :c"
 # A quoted literal (kept as is) or a `:name` parameter (not `::type`, `[:2]` or `{'k':v}`).
 _LITERAL_OR_PARAM = re.compile(r"'(?:[^']|'')*'|(?<![:\w\['\]]):([A-Za-z_]\w*)")
 
@@ -192,7 +193,7 @@ class Warehouse:
         if not self.table_exists(RAW_SYNC_CURSORS.qualified_name):
             return None
         return self.scalar(
-            "SELECT value FROM raw.sync_cursors WHERE organization_id = :o AND source = :s AND cursor_name = :c",
+            _CURSOR_SQL,
             {"o": organization_id, "s": source, "c": cursor_name},
         )
 
@@ -297,7 +298,7 @@ class WarehouseTransaction:
 
     def get_cursor(self, organization_id: str, source: str, cursor_name: str) -> str | None:
         frame = self.fetch_df(
-            "SELECT value FROM raw.sync_cursors WHERE organization_id = :o AND source = :s AND cursor_name = :c",
+            _CURSOR_SQL,
             {"o": organization_id, "s": source, "c": cursor_name},
         )
         return None if frame.empty else frame.iat[0, 0]
