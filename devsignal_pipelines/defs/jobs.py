@@ -20,6 +20,7 @@ DOWNSTREAM_OF_SOURCES = [
     dg.AssetKey(["core", "companies"]),
     dg.AssetKey(["core", "contacts"]),
     dg.AssetKey(["core", "signals"]),
+    dg.AssetKey(["core", "deals"]),
     dg.AssetKey(["analytics", "enrichment_coverage"]),
 ]
 

@@ -63,6 +63,31 @@ INPUT_BATCH_ROWS = 100_000
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DateTime storage format (UTC)
 
 
+def deals_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
+    changes = (
+        sa.select(c.deal_stage_changes.c.deal_id, sa.func.count().label("stage_changes"))
+        .group_by(c.deal_stage_changes.c.deal_id)
+        .subquery()
+    )
+    frame = control.read_df(
+        sa.select(
+            c.deals.c.organization_id,
+            c.deals.c.id.label("deal_id"),
+            c.deals.c.company_id,
+            c.deals.c.name,
+            c.deals.c.stage,
+            c.deals.c.amount,
+            c.deals.c.created_at,
+            c.deals.c.updated_at,
+            sa.func.coalesce(changes.c.stage_changes, 0).label("stage_changes"),
+        )
+        .outerjoin(changes, changes.c.deal_id == c.deals.c.id)
+        .where(c.deals.c.organization_id == organization_id)
+        .order_by(c.deals.c.id)
+    )
+    return _utc(frame, "created_at", "updated_at")
+
+
 def _stream(
     control: ControlDB, sql: str, organization_id: str, columns: list[str], batch_rows: int
 ) -> Iterator[pd.DataFrame]:

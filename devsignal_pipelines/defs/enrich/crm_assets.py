@@ -6,12 +6,23 @@ import dagster as dg
 import pandas as pd
 
 from devsignal_pipelines.defs.resources import WAREHOUSE_POOL, ControlDBResource, WarehouseResource
-from devsignal_pipelines.defs.tables import OWNERS, definition_metadata, partition_row_counts
+from devsignal_pipelines.defs.tables import (
+    OWNERS,
+    definition_metadata,
+    evaluate_key_checks,
+    key_check_specs,
+    partition_row_counts,
+)
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 from devsignal_pipelines.lib import crm
 from devsignal_pipelines.lib.enriched_crm import build_companies, build_contacts
 from devsignal_pipelines.lib.stores.control import ControlDB
-from devsignal_pipelines.lib.stores.tables import CORE_COMPANIES, CORE_CONTACTS, TableSpec
+from devsignal_pipelines.lib.stores.tables import (
+    CORE_COMPANIES,
+    CORE_CONTACTS,
+    CORE_DEALS,
+    TableSpec,
+)
 from devsignal_pipelines.lib.stores.warehouse import WarehouseTransaction
 
 
@@ -73,3 +84,33 @@ contacts = _enriched_crm_asset(
         dg.AssetKey(["core", "companies"]),
     ],
 )
+
+
+@dg.asset(
+    key=[CORE_DEALS.schema, CORE_DEALS.name],
+    partitions_def=organizations_partitions,
+    group_name="accounts",
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=WAREHOUSE_POOL,
+    check_specs=key_check_specs(CORE_DEALS),
+    metadata=definition_metadata(CORE_DEALS),
+)
+def deals(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, control_db: ControlDBResource
+):
+    """The organization's deals as the CRM holds them now (stage, amount, stage-change count), replaced per
+    organization so source attribution and webhooks can join deals with signals in SQL."""
+    organization_id = context.partition_key
+    store = warehouse.get()
+    frame = crm.deals_frame(control_db.get(), organization_id)
+    with store.transaction() as tx:
+        tx.replace_partition(CORE_DEALS, frame, organization_id)
+    yield dg.MaterializeResult(
+        asset_key=[CORE_DEALS.schema, CORE_DEALS.name],
+        metadata={
+            **partition_row_counts(store, CORE_DEALS, organization_id),
+            "pipeline_value": float(frame["amount"].fillna(0).sum()),
+        },
+    )
+    yield from evaluate_key_checks(store, CORE_DEALS, organization_id)

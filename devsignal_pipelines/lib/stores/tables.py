@@ -479,6 +479,25 @@ CORE_SIGNALS = TableSpec(
     primary_key=("organization_id", "signal_id"),
 )
 
+CORE_DEALS = TableSpec(
+    schema="core",
+    name="deals",
+    description="Deals per organization, copied from the CRM (control DB) so SQL models can join them with "
+    "signals and scores.",
+    columns=(
+        _org(),
+        Column("deal_id", "text", "Control DB deal id.", False),
+        Column("company_id", "text", "Company (account) the deal is with."),
+        Column("name", "text", "Deal name.", False),
+        Column("stage", "text", "Current pipeline stage.", False),
+        Column("amount", "double", "Deal value (pipeline value), in the CRM's currency."),
+        Column("created_at", "timestamptz", "When the deal was created.", False),
+        Column("updated_at", "timestamptz", "When the deal last changed.", False),
+        Column("stage_changes", "bigint", "How many stage changes the CRM recorded.", False),
+    ),
+    primary_key=("organization_id", "deal_id"),
+)
+
 ANALYTICS_ENRICHMENT_COVERAGE = TableSpec(
     schema="analytics",
     name="enrichment_coverage",
@@ -511,6 +530,7 @@ WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
     CORE_COMPANIES,
     CORE_CONTACTS,
     CORE_SIGNALS,
+    CORE_DEALS,
     RAW_ENRICHMENT_CACHE,
     ANALYTICS_ENRICHMENT_COVERAGE,
 )
