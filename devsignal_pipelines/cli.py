@@ -13,6 +13,7 @@ from datetime import datetime
 
 import click
 
+from devsignal_pipelines import cli_webhooks
 from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
 from devsignal_pipelines.settings import load_settings
 
@@ -358,3 +359,6 @@ def classify() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+cli_webhooks.register(main, orgs)

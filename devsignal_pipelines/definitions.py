@@ -5,6 +5,7 @@ Nothing here touches a database or the network; resources connect when a run sta
 
 import dagster as dg
 
+from devsignal_pipelines.defs import webhooks
 from devsignal_pipelines.defs.core import assets as core_assets
 from devsignal_pipelines.defs.enrich import assets as enrich_assets
 from devsignal_pipelines.defs.enrich import crm_assets
@@ -59,13 +60,15 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
             enrichment_sync_job,
             organization_sync_job,
             enrich_assets.enrichment_bulk,
+            *webhooks.jobs,
         ],
         schedules=[
             twitter_every_30_minutes,
             stackoverflow_every_6_hours,
             enrichment_companies_daily,
+            *webhooks.schedules,
         ],
-        sensors=[organizations_sensor],
+        sensors=[organizations_sensor, *webhooks.sensors],
         resources=resources,
     )
 
