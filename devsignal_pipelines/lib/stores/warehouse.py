@@ -209,6 +209,10 @@ class WarehouseTransaction:
     def fetch_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         raise NotImplementedError
 
+    def execute_sql(self, sql: str) -> None:
+        """Run SQL exactly as written (no `:name` parameters), e.g. a compiled model."""
+        raise NotImplementedError
+
     def _stage(self, spec: TableSpec, frame: pd.DataFrame) -> str:
         """Make `frame` queryable as a relation shaped like `spec`; return its name."""
         raise NotImplementedError
@@ -374,6 +378,9 @@ class _DuckDBTransaction(WarehouseTransaction):
     def fetch_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return self.con.execute(_duckdb_params(sql), params or {}).df()
 
+    def execute_sql(self, sql: str) -> None:
+        self.con.execute(sql)
+
     def _stage(self, spec: TableSpec, frame: pd.DataFrame) -> str:
         # A typed view over the registered DataFrame: no copy of the batch inside DuckDB, which
         # keeps a 100k-post sync's peak memory down (the frame is scanned once per statement).
@@ -419,6 +426,9 @@ class _PostgresTransaction(WarehouseTransaction):
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         self.conn.execute(sa.text(sql), params or {})
+
+    def execute_sql(self, sql: str) -> None:
+        self.conn.exec_driver_sql(sql)
 
     def fetch_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         result = self.conn.execute(sa.text(sql), params or {})

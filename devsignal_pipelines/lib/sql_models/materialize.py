@@ -1,0 +1,139 @@
+"""Build one model in the warehouse, atomically: a failed build leaves the previous table in place.
+
+table        CREATE TABLE <name>__build AS <select>; drop the old one; rename — one transaction.
+view         DROP VIEW; CREATE VIEW — one transaction.
+incremental  first run or full refresh: as a table. Otherwise the SELECT (with is_incremental()
+             true) goes to a temporary table, the rows with the same unique_key values are
+             deleted and the new rows inserted (delete+insert) — one transaction.
+             config(full_refresh=false) keeps the table on a full refresh (append-only history).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from devsignal_pipelines.lib.sql_models.compile import compile_model
+from devsignal_pipelines.lib.sql_models.errors import ModelError
+from devsignal_pipelines.lib.sql_models.project import Model, Project
+from devsignal_pipelines.lib.stores.warehouse import WarehouseTransaction
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    model: Model
+    action: str  # created | replaced | incremental | view
+    rows: int | None  # None for views
+    seconds: float
+
+
+def build_model(
+    tx: WarehouseTransaction,
+    project: Project,
+    model: Model,
+    *,
+    as_of: datetime,
+    full_refresh: bool = False,
+) -> BuildResult:
+    started = time.perf_counter()
+    tx.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
+    existing = _object_type(tx, model.layer, model.name)
+    # PostgreSQL's DROP ... CASCADE takes the views built on the old relation with it.
+    dropped_views = (
+        [
+            view
+            for view in project.downstream(model.name)
+            if view.materialized == "view" and _object_type(tx, view.layer, view.name)
+        ]
+        if tx.dialect == "postgres" and existing
+        else []
+    )
+    if model.materialized == "view":
+        if existing:
+            tx.execute_sql(f"DROP {existing} {model.relation}{_cascade(tx)}")
+        sql = compile_model(project, model, as_of=as_of, dialect=tx.dialect)
+        tx.execute_sql(f"CREATE VIEW {model.relation} AS {sql}")
+        action = "view"
+    elif (
+        model.materialized == "incremental"
+        and existing == "TABLE"
+        and not (full_refresh and model.full_refresh)
+    ):
+        _merge_increment(tx, project, model, as_of)
+        action = "incremental"
+    else:
+        build = f"{model.relation}__build"
+        sql = compile_model(project, model, as_of=as_of, dialect=tx.dialect)
+        tx.execute_sql(f"DROP TABLE IF EXISTS {build}")
+        tx.execute_sql(f"CREATE TABLE {build} AS {sql}")
+        if existing:
+            tx.execute_sql(f"DROP {existing} {model.relation}{_cascade(tx)}")
+        tx.execute_sql(f"ALTER TABLE {build} RENAME TO {model.name}")
+        action = "replaced" if existing else "created"
+    _check_documented_columns(tx, model)
+    for view in dropped_views:
+        view_sql = compile_model(project, view, as_of=as_of, dialect=tx.dialect)
+        tx.execute_sql(f"DROP VIEW IF EXISTS {view.relation} CASCADE")
+        tx.execute_sql(f"CREATE VIEW {view.relation} AS {view_sql}")
+    rows = None
+    if model.materialized != "view":
+        rows = int(tx.fetch_df(f"SELECT count(*) AS n FROM {model.relation}").at[0, "n"])
+    return BuildResult(model, action, rows, time.perf_counter() - started)
+
+
+def _merge_increment(
+    tx: WarehouseTransaction, project: Project, model: Model, as_of: datetime
+) -> None:
+    increment = f"{model.layer}__{model.name}__increment"
+    sql = compile_model(project, model, as_of=as_of, dialect=tx.dialect, incremental=True)
+    tx.execute_sql(f"DROP TABLE IF EXISTS {increment}")
+    tx.execute_sql(f"CREATE TEMP TABLE {increment} AS {sql}")
+    new_columns = _columns(tx, f"SELECT * FROM {increment} LIMIT 0")
+    table_columns = _columns(tx, f"SELECT * FROM {model.relation} LIMIT 0")
+    if new_columns != table_columns:
+        raise ModelError(
+            f"{model.relation} has columns {table_columns} but the model now returns "
+            f"{new_columns}; run a full refresh (`devsignal sql run --full-refresh`) to rebuild it",
+            model.path,
+        )
+    keys = ", ".join(model.unique_key)
+    matches = " AND ".join(f"t.{k} IS NOT DISTINCT FROM k.{k}" for k in model.unique_key)
+    columns = ", ".join(new_columns)
+    tx.execute_sql(
+        f"DELETE FROM {model.relation} AS t USING (SELECT DISTINCT {keys} FROM {increment}) AS k "
+        f"WHERE {matches}"
+    )
+    tx.execute_sql(f"INSERT INTO {model.relation} ({columns}) SELECT {columns} FROM {increment}")
+    tx.execute_sql(f"DROP TABLE {increment}")
+
+
+def _object_type(tx: WarehouseTransaction, schema: str, name: str) -> str | None:
+    found = tx.fetch_df(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = :s AND table_name = :n",
+        {"s": schema, "n": name},
+    )
+    if found.empty:
+        return None
+    return "VIEW" if found.at[0, "table_type"] == "VIEW" else "TABLE"
+
+
+def _columns(tx: WarehouseTransaction, sql: str) -> list[str]:
+    return list(tx.fetch_df(sql).columns)
+
+
+def _cascade(tx: WarehouseTransaction) -> str:
+    return " CASCADE" if tx.dialect == "postgres" else ""
+
+
+def _check_documented_columns(tx: WarehouseTransaction, model: Model) -> None:
+    if not model.columns:
+        return
+    actual = _columns(tx, f"SELECT * FROM {model.relation} LIMIT 0")
+    documented = [c.name for c in model.columns]
+    if actual != documented:
+        raise ModelError(
+            f"the model returns columns {actual} but schema.yml documents {documented}; "
+            "make them the same (names and order) so the docs stay true",
+            model.path,
+        )

@@ -1,0 +1,69 @@
+"""Run models in dependency order, each in its own transaction, and their schema.yml tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from devsignal_pipelines.lib.sql_models.materialize import BuildResult, build_model
+from devsignal_pipelines.lib.sql_models.project import Model, Project
+from devsignal_pipelines.lib.sql_models.schema_tests import SchemaTest, schema_tests
+from devsignal_pipelines.lib.stores.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class TestResult:
+    model: Model
+    test: SchemaTest
+    failing_rows: int
+
+    @property
+    def passed(self) -> bool:
+        return self.failing_rows == 0
+
+
+def iter_run_models(
+    project: Project,
+    warehouse: Warehouse,
+    *,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    as_of: datetime | None = None,
+) -> Iterator[BuildResult]:
+    """Build the selected models (all by default) in dependency order, yielding each as it lands.
+
+    A model that fails raises after rolling back its own transaction: its previous table, and
+    every model already built in this run, stay as they are.
+    """
+    as_of = _as_utc(as_of or datetime.now(UTC))
+    for model in project.order(select):
+        with warehouse.transaction() as tx:
+            result = build_model(tx, project, model, as_of=as_of, full_refresh=full_refresh)
+        yield result
+
+
+def run_models(
+    project: Project,
+    warehouse: Warehouse,
+    *,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    as_of: datetime | None = None,
+) -> list[BuildResult]:
+    return list(
+        iter_run_models(project, warehouse, select=select, full_refresh=full_refresh, as_of=as_of)
+    )
+
+
+def run_schema_tests(project: Project, warehouse: Warehouse, model: Model) -> list[TestResult]:
+    return [
+        TestResult(model, test, int(warehouse.scalar(test.sql)))
+        for test in schema_tests(project, model)
+    ]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"as_of {moment.isoformat()} needs a time zone (e.g. +00:00)")
+    return moment.astimezone(UTC)
