@@ -13,7 +13,7 @@ from datetime import datetime
 
 import click
 
-from devsignal_pipelines import cli_webhooks
+from devsignal_pipelines import cli_sql, cli_webhooks
 from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
 from devsignal_pipelines.settings import load_settings
 
@@ -361,4 +361,5 @@ if __name__ == "__main__":
     main()
 
 
+main.add_command(cli_sql.sql)
 cli_webhooks.register(main, orgs)

@@ -10,6 +10,7 @@ from devsignal_pipelines.defs.core import assets as core_assets
 from devsignal_pipelines.defs.enrich import assets as enrich_assets
 from devsignal_pipelines.defs.enrich import crm_assets
 from devsignal_pipelines.defs.identity import assets as identity_assets
+from devsignal_pipelines.defs.models import assets as model_assets
 from devsignal_pipelines.defs.ingest.stackoverflow import assets as stackoverflow_assets
 from devsignal_pipelines.defs.ingest.twitter import assets as twitter_assets
 from devsignal_pipelines.defs.jobs import (
@@ -39,6 +40,7 @@ ASSET_MODULES = [
     crm_assets,
     identity_assets,
     core_assets,
+    model_assets,
 ]
 
 
@@ -60,12 +62,14 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
             enrichment_sync_job,
             organization_sync_job,
             enrich_assets.enrichment_bulk,
+            model_assets.sql_models_job,
             *webhooks.jobs,
         ],
         schedules=[
             twitter_every_30_minutes,
             stackoverflow_every_6_hours,
             enrichment_companies_daily,
+            model_assets.sql_models_every_6_hours,
             *webhooks.schedules,
         ],
         sensors=[organizations_sensor, *webhooks.sensors],

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from devsignal_pipelines.defs.jobs import SOURCE_JOBS, assets_for_sources
+from devsignal_pipelines.defs.models.assets import PROJECT, model_key
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.settings import load_settings
 
+SQL_MODELS_JOB = "sql_models_refresh"
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -71,11 +73,51 @@ def run_organization(
         raise_on_error=False,
         tags={"devsignal/source": source, "devsignal/trigger": "cli"},
     )
+    return collect_outcome(
+        result, organization_id, job.name, time.perf_counter() - started, on_event
+    )
+
+
+def run_sql_models(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    as_of: str | None = None,
+    on_event: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """Build the dbt_like_sql models (all, or the selected names) through Dagster, in this process."""
+    job = defs.resolve_job_def(SQL_MODELS_JOB)
+    selection = None if select is None else [model_key(m) for m in PROJECT.order(select)]
+    run_config = {
+        **QUIET_LOGGERS,
+        "ops": {"dbt_like_sql": {"config": {"full_refresh": full_refresh, "as_of": as_of}}},
+    }
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=selection,
+        run_config=run_config,
+        raise_on_error=False,
+        tags={"devsignal/trigger": "cli"},
+    )
+    return collect_outcome(result, "*", job.name, time.perf_counter() - started, on_event)
+
+
+def collect_outcome(
+    result: dg.ExecuteInProcessResult,
+    organization_id: str,
+    job_name: str,
+    seconds: float,
+    on_event: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """What a run materialized, which checks failed, and the first error, from its events."""
     outcome = RunOutcome(
         organization_id=organization_id,
-        job_name=job.name,
+        job_name=job_name,
         success=result.success,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         run_id=result.run_id,
     )
     for event in result.all_events:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from devsignal_pipelines.demo.seed import (
     DEMO_ENRICHMENT_KEY_ENV,
@@ -23,6 +23,8 @@ from devsignal_pipelines.settings import Settings, load_settings
 
 DEMO_TOKEN = "sandbox-token"
 DEV_SANDBOX_PORT = 8765
+# Weekly score snapshots the demo takes before "now", so score history has movement to show.
+DEMO_SCORE_WEEKS = 4
 
 
 def demo_world_params(settings: Settings, seed: int, scale: float) -> dict:
@@ -81,6 +83,7 @@ def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = pr
         echo("▶ asking the enrichment API again for lookups it had queued (202)")
         for org in world.organizations:
             all_ok &= _run(defs, instance, org.id, "enrichment", echo)
+        all_ok &= _build_models(defs, instance, params["anchor"], echo)
     print_summary(settings, world, echo)
     return all_ok
 
@@ -100,6 +103,33 @@ def _run(defs, instance, organization_id: str, source: str, echo: Callable[[str]
     if outcome.error:
         echo(f"  error: {outcome.error}")
     return outcome.success and not outcome.failed_checks
+
+
+def _build_models(defs, instance, anchor: datetime, echo: Callable[[str], None]) -> bool:
+    """Score the accounts once a week for the last four weeks, then at the world's 'now'.
+
+    Each run adds one snapshot to core.account_score_history (the same as-of replaces its own
+    snapshot, so a second demo run changes nothing); tier movement and top movers need them.
+    """
+    from devsignal_pipelines.runner import run_sql_models
+
+    ok = True
+    for weeks_back in range(DEMO_SCORE_WEEKS, -1, -1):
+        as_of = anchor - timedelta(weeks=weeks_back)
+        echo(f"▶ SQL models as of {as_of:%Y-%m-%d}")
+        outcome = run_sql_models(
+            defs,
+            instance,
+            as_of=as_of.isoformat(),
+            on_event=(lambda line: echo(f"    ✓ {line}")) if weeks_back == 0 else None,
+        )
+        echo(f"  models: {'ok' if outcome.success else 'FAILED'} in {outcome.seconds:.1f}s")
+        for check in outcome.failed_checks:
+            echo(f"  failed check: {check}")
+        if outcome.error:
+            echo(f"  error: {outcome.error}")
+        ok &= outcome.success and not outcome.failed_checks
+    return ok
 
 
 def dev_environment(with_sandbox: bool) -> dict[str, str]:

@@ -1,0 +1,96 @@
+"""`devsignal sql list | compile | run`: the dbt_like_sql models for analysts."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from devsignal_pipelines.lib.sql_models import DIALECTS, ModelError, compile_model, load_project
+
+
+@click.group("sql")
+def sql() -> None:
+    """The dbt_like_sql models: list them, see their SQL for DuckDB or PostgreSQL, build them."""
+
+
+def _project():
+    try:
+        return load_project()
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@sql.command("list")
+def sql_list() -> None:
+    """Every model in build order: table, materialization, what it reads."""
+    for model in _project().order():
+        reads = [*model.refs, *(f"{s}.{t}" for s, t in model.sources)]
+        key = f" unique_key=({', '.join(model.unique_key)})" if model.unique_key else ""
+        click.echo(f"{model.relation:<40} {model.materialized}{key}")
+        click.echo(f"{'':<40} reads {', '.join(reads) or '-'}")
+
+
+@sql.command("compile")
+@click.argument("model")
+@click.option(
+    "--dialect", type=click.Choice(DIALECTS), default="duckdb", show_default=True,
+    help="postgres: the sqlglot translation PostgreSQL runs.",
+)  # fmt: skip
+@click.option("--as-of", "as_of", help="ISO 8601 time the model treats as now (default: now, UTC).")
+@click.option("--incremental", is_flag=True, help="Render with is_incremental() true.")
+def sql_compile(model: str, dialect: str, as_of: str | None, incremental: bool) -> None:
+    """Print MODEL's SELECT exactly as the warehouse runs it (refs resolved to tables)."""
+    project = _project()
+    try:
+        click.echo(
+            compile_model(
+                project,
+                project.model(model),
+                as_of=_as_of(as_of),
+                dialect=dialect,
+                incremental=incremental,
+                pretty=True,
+            )
+        )
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@sql.command("run")
+@click.option("--select", "select", multiple=True, help="Model name (repeatable); default all.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--as-of", "as_of", help="ISO 8601 'now' for scores and windows (default: now).")
+def sql_run(select: tuple[str, ...], full_refresh: bool, as_of: str | None) -> None:
+    """Build the models through Dagster now (the job the 6-hourly schedule runs) and test them."""
+    from devsignal_pipelines.definitions import defs
+    from devsignal_pipelines.instance import get_instance
+    from devsignal_pipelines.runner import run_sql_models
+
+    outcome = run_sql_models(
+        defs,
+        get_instance(),
+        select=list(select) or None,
+        full_refresh=full_refresh,
+        as_of=_as_of(as_of).isoformat() if as_of else None,
+        on_event=lambda line: click.echo(f"  {line}"),
+    )
+    for check in outcome.failed_checks:
+        click.echo(f"  check failed: {check}", err=True)
+    if not outcome.success:
+        click.echo(f"sql run failed: {outcome.error}", err=True)
+        sys.exit(1)
+    click.echo(f"models built in {outcome.seconds:.1f}s (run {outcome.run_id})")
+
+
+def _as_of(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not ISO 8601; e.g. 2026-11-20T00:00:00+00:00", param_hint="--as-of"
+        ) from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
