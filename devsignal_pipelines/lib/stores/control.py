@@ -141,6 +141,115 @@ product_signals = sa.Table(
     sa.Index("ix_product_signals_org", "organization_id"),
 )
 
+# --- webhooks (docs/webhooks.md) -------------------------------------------------------------
+
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    # Fernet token of the whsec_ secret (DEVSIGNAL_SECRET_KEY); the plain secret is never stored.
+    sa.Column("secret_encrypted", sa.Text, nullable=False),
+    # active | paused (held) | disabled (410, or failing for days) | deleted (kept for the log)
+    sa.Column("status", sa.String(16), nullable=False, default="active"),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("created_via", sa.String(16), nullable=False, default="cli"),
+    # Set by the first failure after a success; an endpoint failing for days gets disabled.
+    _ts("failing_since"),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+    sa.Index("ix_webhook_subscriptions_org_type", "organization_id", "event_type", "status"),
+)
+
+# The outbox: one row per event, written by the materialization that made the change. No foreign
+# key to organizations: it is a log, and an emitter never fails on a tenant being removed.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # deterministic: evt_<hash of the change>
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    _ts("occurred_at", nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the exact body every delivery sends
+    sa.Column("is_test", sa.Boolean, nullable=False, default=False),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("fanned_out_at"),
+    sa.Column("fanout_batch", sa.String(32)),
+    sa.Index("ix_webhook_events_fanned_out", "fanned_out_at"),
+    sa.Index("ix_webhook_events_org_created", "organization_id", "created_at"),
+)
+
+# The delivery log: one row per (event, subscription), whatever the number of attempts.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("event_id", sa.ForeignKey("webhook_events.id"), nullable=False),
+    sa.Column(
+        "subscription_id",
+        sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    # pending | succeeded | failed (retries exhausted) | cancelled (subscription gone)
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    # Attempts since the last (re)delivery request: the position in the retry schedule.
+    sa.Column("cycle_attempts", sa.Integer, nullable=False, default=0),
+    _ts("next_attempt_at"),
+    sa.Column("claim", sa.String(32)),
+    _ts("claimed_until"),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    _ts("delivered_at"),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("updated_at", nullable=False, default=_now),
+    sa.UniqueConstraint("event_id", "subscription_id", name="uq_webhook_deliveries_event_sub"),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_sub", "subscription_id", "status"),
+)
+
+# Every attempt, with the decision taken on it (the delivery row is updated from these rows).
+webhook_delivery_attempts = sa.Table(
+    "webhook_delivery_attempts",
+    metadata,
+    sa.Column(
+        "delivery_id", sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    _ts("started_at", nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    # succeeded | retry | failed | gone (410)
+    sa.Column("outcome", sa.String(16), nullable=False),
+    _ts("next_attempt_at"),
+)
+
+# API keys for the REST-hook API: only a SHA-256 of the key is kept (keys are 256-bit random).
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    _ts("created_at", nullable=False, default=_now),
+    _ts("last_used_at"),
+    _ts("revoked_at"),
+)
+
 CONNECTOR_SOURCES = ("twitter", "stackoverflow", "enrichment")
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
