@@ -120,6 +120,7 @@ def print_summary(settings: Settings, world: World, echo: Callable[[str], None])
             f"  {row.organization_id:<8} {row.kind:<8} {row.enriched:>4}/{row.records:<4} enriched "
             f"({row.enriched_share:.0%}); queued {row.queued}, not found {row.not_found}, invalid {row.invalid}"
         )
+    print_model_summary(warehouse, echo)
     db = settings.home / "warehouse.duckdb"
     duckdb_cli = Path(sys.executable).parent / "duckdb"  # installed with the project (duckdb-cli)
     echo(
@@ -128,6 +129,44 @@ def print_summary(settings: Settings, world: World, echo: Callable[[str], None])
         f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('FROM core.signals LIMIT 5'))\"\n"
         "Open the UI (runs, materializations, metadata, checks): make dev  ->  http://127.0.0.1:3000"
     )
+
+
+def print_model_summary(warehouse: Warehouse, echo: Callable[[str], None]) -> None:
+    """Scores, the funnel and attribution, from the dbt_like_sql tables."""
+    echo("\nAccount scores (core.account_scores): tiers, and the hottest accounts")
+    scores = warehouse.read_df(
+        "SELECT organization_id, company_name, score, tier, trend, score_change "
+        "FROM core.account_scores ORDER BY organization_id, score DESC, company_name"
+    )
+    for org_id, frame in scores.groupby("organization_id"):
+        tiers = frame["tier"].value_counts().to_dict()
+        top = ", ".join(
+            f"{r.company_name} {r.score:.0f} {r.trend.lower()}"
+            for r in frame.head(3).itertuples(index=False)
+        )
+        echo(f"  {org_id:<8} {_fmt(tiers)} | top: {top}")
+    echo("\nProduct funnel (analytics.signal_funnel, accounts; 30-day window)")
+    funnel = warehouse.read_df(
+        "SELECT organization_id, stage, accounts, conversion_from_first, in_progress "
+        "FROM analytics.signal_funnel ORDER BY organization_id, funnel, step_order"
+    )
+    for org_id, frame in funnel.groupby("organization_id"):
+        steps = " -> ".join(
+            f"{r.stage} {r.accounts} ({r.conversion_from_first:.0%})"
+            for r in frame.itertuples(index=False)
+        )
+        echo(f"  {org_id:<8} {steps}")
+    echo("\nPipeline value by source, linear multi-touch (analytics.source_attribution)")
+    attribution = warehouse.read_df(
+        "SELECT organization_id, source, deals_touched, pipeline_value_linear "
+        "FROM analytics.source_attribution ORDER BY organization_id, source"
+    )
+    for org_id, frame in attribution.groupby("organization_id"):
+        parts = ", ".join(
+            f"{r.source} {r.deals_touched} deals ${r.pipeline_value_linear:,.0f}"
+            for r in frame.itertuples(index=False)
+        )
+        echo(f"  {org_id:<8} {parts}")
 
 
 def _fmt(counts: dict) -> str:
