@@ -19,6 +19,7 @@ from devsignal_pipelines.lib.signals import (
     tweet_signals,
 )
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
+from devsignal_pipelines.lib.webhooks.emit import emit_changes
 
 
 @dg.asset(
@@ -48,12 +49,17 @@ def signals(
     sources, so a re-run gives the same rows."""
     organization_id = context.partition_key
     store = warehouse.get()
+    control = control_db.get()
     frame = combine_signals(
         tweet_signals(store, organization_id),
         stackoverflow_signals(store, organization_id),
-        product_signals(crm.product_signals_frame(control_db.get(), organization_id)),
+        product_signals(crm.product_signals_frame(control, organization_id)),
     )
-    with store.transaction() as tx:
+    # New signals become signal.created events in the outbox before the warehouse commits.
+    with (
+        store.transaction() as tx,
+        emit_changes(tx, control, CORE_SIGNALS, organization_id) as events,
+    ):
         tx.replace_partition(CORE_SIGNALS, frame, organization_id)
     by_type = frame["signal_type"].value_counts().sort_index().to_dict()
     yield dg.MaterializeResult(
@@ -62,6 +68,7 @@ def signals(
             **partition_row_counts(store, CORE_SIGNALS, organization_id),
             "signals_with_company": int(frame["company_id"].notna().sum()),
             **{f"signals_{k}": int(v) for k, v in by_type.items()},
+            **events.as_metadata(),
         },
     )
     yield from evaluate_key_checks(store, CORE_SIGNALS, organization_id)

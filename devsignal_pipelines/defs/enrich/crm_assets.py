@@ -24,6 +24,7 @@ from devsignal_pipelines.lib.stores.tables import (
     TableSpec,
 )
 from devsignal_pipelines.lib.stores.warehouse import WarehouseTransaction
+from devsignal_pipelines.lib.webhooks.emit import emit_changes
 
 
 def _enriched_crm_asset(
@@ -50,8 +51,13 @@ def _enriched_crm_asset(
     ):
         organization_id = context.partition_key
         store = warehouse.get()
-        frame = read_crm(control_db.get(), organization_id)
-        with store.transaction() as tx:
+        control = control_db.get()
+        frame = read_crm(control, organization_id)
+        # company.created / contact.created / contact.updated go to the outbox before the commit.
+        with (
+            store.transaction() as tx,
+            emit_changes(tx, control, spec, organization_id) as events,
+        ):
             build(tx, organization_id, frame)
         counts = store.read_df(
             f"SELECT count(enriched_at) AS enriched FROM {spec.qualified_name} WHERE organization_id = :o",
@@ -61,7 +67,12 @@ def _enriched_crm_asset(
         enriched = int(counts.at[0, "enriched"])
         share = round(enriched / rows["dagster/row_count"], 4) if rows["dagster/row_count"] else 0.0
         return dg.MaterializeResult(
-            metadata={**rows, "enriched": enriched, "enriched_share": share}
+            metadata={
+                **rows,
+                "enriched": enriched,
+                "enriched_share": share,
+                **events.as_metadata(),
+            }
         )
 
     return _asset
@@ -103,14 +114,19 @@ def deals(
     organization so source attribution and webhooks can join deals with signals in SQL."""
     organization_id = context.partition_key
     store = warehouse.get()
-    frame = crm.deals_frame(control_db.get(), organization_id)
-    with store.transaction() as tx:
+    control = control_db.get()
+    frame = crm.deals_frame(control, organization_id)
+    with (
+        store.transaction() as tx,
+        emit_changes(tx, control, CORE_DEALS, organization_id) as events,
+    ):
         tx.replace_partition(CORE_DEALS, frame, organization_id)
     yield dg.MaterializeResult(
         asset_key=[CORE_DEALS.schema, CORE_DEALS.name],
         metadata={
             **partition_row_counts(store, CORE_DEALS, organization_id),
             "pipeline_value": float(frame["amount"].fillna(0).sum()),
+            **events.as_metadata(),
         },
     )
     yield from evaluate_key_checks(store, CORE_DEALS, organization_id)

@@ -1,0 +1,144 @@
+"""Events from table changes: the real pipeline's materializations and score snapshots."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from devsignal_pipelines.lib.stores import control as c
+from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.lib.webhooks.emit import emit_score_events
+
+DUCKDB_ONLY = pytest.mark.parametrize("stores", ["duckdb"], indirect=True)
+S1 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+S2, S3 = S1 + timedelta(days=1), S1 + timedelta(days=2)
+
+
+def _outbox(control) -> pd.DataFrame:
+    return control.read_df(
+        sa.select(c.webhook_events.c.id, c.webhook_events.c.organization_id, c.webhook_events.c.event_type, c.webhook_events.c.payload)
+    )  # fmt: skip
+
+
+def _counts(control) -> dict[tuple[str, str], int]:
+    return _outbox(control).groupby(["organization_id", "event_type"]).size().to_dict()
+
+
+@DUCKDB_ONLY
+def test_a_sync_emits_events_and_a_rerun_emits_none(make_pipeline, world) -> None:
+    pipeline = make_pipeline()
+    org = world.organizations[0].id
+    assert pipeline.sync(org).success
+    counts = _counts(pipeline.control)
+    signals = pipeline.warehouse.scalar(
+        "SELECT count(*) FROM core.signals WHERE organization_id = :o", {"o": org}
+    )
+    contacts = pipeline.warehouse.scalar(
+        "SELECT count(*) FROM core.contacts WHERE organization_id = :o", {"o": org}
+    )
+    assert counts[(org, "signal.created")] == signals
+    assert counts[(org, "contact.created")] == contacts
+    assert {o for o, _ in counts} == {org}  # nothing for an organization that did not run
+    before = _outbox(pipeline.control)
+
+    # Re-run after one CRM edit: exactly one contact.updated (naming the field and its old value),
+    # and nothing else: unchanged signals, companies and contacts emit nothing again.
+    contact_id, old_name = pipeline.warehouse.read_df(
+        "SELECT contact_id, full_name FROM core.contacts WHERE organization_id = :o AND source = 'crm' "
+        "ORDER BY contact_id LIMIT 1",
+        {"o": org},
+    ).iloc[0]
+    with pipeline.control.begin() as conn:
+        conn.execute(
+            sa.update(c.contacts)
+            .where(c.contacts.c.id == contact_id)
+            .values(full_name="Grace Hopper")
+        )
+    outcome = pipeline.sync(org)
+    assert outcome.success
+    assert outcome.materializations["core/signals"]["webhook_events_new"] == 0
+    after = _outbox(pipeline.control)
+    assert (
+        after[after["id"].isin(before["id"])]
+        .sort_values("id")
+        .reset_index(drop=True)
+        .equals(before.sort_values("id").reset_index(drop=True))
+    )  # no earlier event rewritten
+    new = after[~after["id"].isin(before["id"])]
+    assert new["event_type"].tolist() == ["contact.updated"]
+    data = json.loads(new.iloc[0]["payload"])["data"]
+    assert data["changed_fields"] == ["full_name"] and data["previous"] == {"full_name": old_name}
+    assert data["full_name"] == "Grace Hopper"
+
+
+def _history(warehouse: Warehouse, rows: list[tuple]) -> None:
+    with warehouse.transaction() as tx:
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS core.account_score_history (organization_id text, company_id text, "
+            "snapshot_at timestamptz, score double precision, tier text, signals bigint, last_signal_at timestamptz)"
+        )
+        tx.stage_frame(
+            "_history_rows",
+            pd.DataFrame(rows, columns=["organization_id", "company_id", "snapshot_at", "score", "tier", "signals"]),
+            {"organization_id": "text", "company_id": "text", "snapshot_at": "timestamptz", "score": "double", "tier": "text", "signals": "bigint"},
+        )  # fmt: skip
+        tx.execute(
+            "INSERT INTO core.account_score_history (organization_id, company_id, snapshot_at, score, tier, signals) "
+            "SELECT organization_id, company_id, snapshot_at, score, tier, signals FROM _history_rows"
+        )
+
+
+def test_score_events_compare_each_company_with_its_previous_snapshot(stores) -> None:
+    warehouse = Warehouse(stores["warehouse"])
+    warehouse.ensure_tables()
+    from devsignal_pipelines.lib.stores.control import ControlDB
+
+    control = ControlDB(stores["control"])
+    control.create_all()
+    _history(warehouse, [
+        ("acme", "co1", S1, 40.0, "WARM", 3),
+        ("acme", "co2", S1, 10.0, "COLD", 1),
+        ("nimbus", "co1", S1, 80.0, "HOT", 9),
+        # S2: co1 score up within WARM; co2 unchanged; co3 first snapshot; nimbus co1 drops tier.
+        ("acme", "co1", S2, 55.5, "WARM", 5),
+        ("acme", "co2", S2, 10.0, "COLD", 1),
+        ("acme", "co3", S2, 90.0, "HOT", 12),
+        ("nimbus", "co1", S2, 60.0, "WARM", 9),
+        # S3: only co2 has a row, and it changed tier; it compares with S2.
+        ("acme", "co2", S3, 75.0, "HOT", 8),
+    ])  # fmt: skip
+    assert emit_score_events(warehouse, control, S1) == 0  # first snapshots: nothing to compare
+    assert emit_score_events(warehouse, control, S2) == 3
+    assert emit_score_events(warehouse, control, S2) == 0  # idempotent on the snapshot
+    assert emit_score_events(warehouse, control, S3) == 2
+    events = [json.loads(p) for p in _outbox(control)["payload"]]
+    got = sorted(
+        (e["organization"], e["data"]["company_id"], e["type"], e["occurred_at"][:10])
+        for e in events
+    )
+    assert got == [
+        ("acme", "co1", "score.changed", "2026-11-21"),
+        ("acme", "co2", "score.changed", "2026-11-22"),
+        ("acme", "co2", "tier.changed", "2026-11-22"),
+        ("nimbus", "co1", "score.changed", "2026-11-21"),
+        ("nimbus", "co1", "tier.changed", "2026-11-21"),
+    ]
+    tier = next(e for e in events if e["type"] == "tier.changed" and e["organization"] == "nimbus")
+    assert tier["data"]["previous_tier"] == "HOT" and tier["data"]["tier"] == "WARM"
+    assert tier["data"]["previous_score"] == 80.0 and tier["data"]["score_delta"] == -20.0
+
+
+@DUCKDB_ONLY
+def test_score_events_need_the_history_table_and_an_aware_time(stores) -> None:
+    from devsignal_pipelines.lib.stores.control import ControlDB
+
+    warehouse, control = Warehouse(stores["warehouse"]), ControlDB(stores["control"])
+    control.create_all()
+    with pytest.raises(ValueError, match="time zone"):
+        emit_score_events(warehouse, control, datetime(2026, 11, 20))
+    with pytest.raises(LookupError, match=r"core\.account_score_history does not exist"):
+        emit_score_events(warehouse, control, S1)
