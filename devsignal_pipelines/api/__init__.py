@@ -1,0 +1,1 @@
+"""The REST-hook API Zapier / Make subscribe through (`devsignal api`)."""
