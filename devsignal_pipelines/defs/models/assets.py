@@ -15,6 +15,7 @@ from pydantic import Field
 
 from devsignal_pipelines.defs.resources import WAREHOUSE_POOL, ControlDBResource, WarehouseResource
 from devsignal_pipelines.defs.tables import OWNERS
+from devsignal_pipelines.lib.analytics_pictures import PICTURES
 from devsignal_pipelines.lib.sql_models import (
     Model,
     Project,
@@ -25,10 +26,6 @@ from devsignal_pipelines.lib.sql_models import (
 )
 
 PROJECT = load_project()
-try:  # TEMP until analytics_pictures lands
-    from devsignal_pipelines.lib.analytics_pictures import PICTURES
-except ImportError:
-    PICTURES = {}
 SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
 
 
