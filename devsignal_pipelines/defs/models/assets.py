@@ -24,9 +24,11 @@ from devsignal_pipelines.lib.sql_models import (
     run_schema_tests,
     schema_tests,
 )
+from devsignal_pipelines.lib.webhooks.emit import emit_score_events
 
 PROJECT = load_project()
 SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
+SCORE_HISTORY_MODEL = "account_score_history"
 
 
 class SqlModelsConfig(dg.Config):
@@ -138,6 +140,9 @@ def build_sql_models_asset(
             }
             if result.rows is not None:
                 metadata["dagster/row_count"] = result.rows
+            if model.name == SCORE_HISTORY_MODEL:
+                # score.changed / tier.changed against each account's previous snapshot.
+                metadata["webhook_events"] = emit_score_events(store, control_db.get(), as_of)
             if model.name in pictures:
                 frame = store.read_df(f"SELECT * FROM {model.relation}")
                 metadata["picture"] = picture_markdown(model.name, pictures[model.name](frame))

@@ -1,0 +1,81 @@
+"""Scoring runs through Dagster emit score.changed / tier.changed into the webhook outbox:
+one event per real change against the previous snapshot, and none when a run is repeated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import sqlalchemy as sa
+
+from devsignal_pipelines.definitions import build_definitions
+from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource
+from devsignal_pipelines.lib.stores import control as c
+from devsignal_pipelines.lib.stores.control import ControlDB
+from devsignal_pipelines.lib.stores.tables import (
+    CORE_COMPANIES,
+    CORE_CONTACTS,
+    CORE_DEALS,
+    CORE_SIGNALS,
+)
+from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.runner import run_sql_models
+from devsignal_pipelines.sandbox.analytics_world import generate_analytics_inputs
+
+ANCHOR = datetime(2026, 11, 20, tzinfo=UTC)
+SCORING = [
+    "daily_account_signals",
+    "account_score_snapshot",
+    "account_score_history",
+    "account_scores",
+]
+
+
+def _events(control: ControlDB) -> list[tuple[str, str]]:
+    with control.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(c.webhook_events.c.id, c.webhook_events.c.event_type)
+        ).fetchall()
+    return sorted((r.id, r.event_type) for r in rows)
+
+
+def test_each_scoring_run_emits_the_changes_once(stores: dict[str, str]) -> None:
+    warehouse = Warehouse(stores["warehouse"])
+    warehouse.ensure_tables()
+    frames = generate_analytics_inputs(seed=3, accounts=60, signals=4000, anchor=ANCHOR)
+    with warehouse.transaction() as tx:
+        for spec in (CORE_COMPANIES, CORE_CONTACTS, CORE_DEALS, CORE_SIGNALS):
+            tx.merge(spec, frames[spec.qualified_name])
+    control = ControlDB(stores["control"])
+    control.create_all()
+    defs = build_definitions(
+        warehouse=WarehouseResource(url=stores["warehouse"]),
+        control_db=ControlDBResource(url=stores["control"]),
+    )
+    week_ago, now = (ANCHOR - timedelta(days=7)).isoformat(), ANCHOR.isoformat()
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = run_sql_models(defs, instance, select=SCORING, as_of=week_ago)
+        assert first.success, first.error
+        assert first.materializations["core/account_score_history"]["webhook_events"] == 0
+        assert _events(control) == []  # a first snapshot has nothing to compare with
+
+        second = run_sql_models(defs, instance, select=SCORING, as_of=now)
+        assert second.success, second.error
+        emitted = _events(control)
+        assert second.materializations["core/account_score_history"]["webhook_events"] == len(
+            emitted
+        )
+        changes = warehouse.read_df(
+            "SELECT count(*) FILTER (WHERE abs(score - previous_score) > 1e-9) AS scores, "
+            "count(*) FILTER (WHERE tier <> previous_tier) AS tiers FROM core.account_scores"
+        ).iloc[0]
+        kinds = [kind for _, kind in emitted]
+        assert kinds.count("score.changed") == int(changes["scores"]) > 0
+        assert kinds.count("tier.changed") == int(changes["tiers"]) > 0
+
+        again = run_sql_models(
+            defs, instance, select=SCORING, as_of=now
+        )  # a retried run: same snapshot
+        assert again.success, again.error
+        assert again.materializations["core/account_score_history"]["webhook_events"] == 0
+        assert _events(control) == emitted
