@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DEVSIGNAL_HOME ?= $(CURDIR)/.devsignal
 
-.PHONY: demo dev test test-all lint format bench install clean
+.PHONY: demo dev test test-all lint format bench bench-sync bench-models bench-webhooks install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,9 +35,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix devsignal_pipelines tests benchmarks
 	$(BIN)/ruff format devsignal_pipelines tests benchmarks
 
-## Throughput and memory benchmarks (not part of `make test`).
-bench: $(STAMP)
+## Throughput and memory benchmarks (not part of `make test`); each also has its own target.
+bench: bench-sync bench-models bench-webhooks
+
+## ~100,000 X posts synced from the sandbox into DuckDB: posts/s, phases, peak RSS.
+bench-sync: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_twitter_sync
+
+## The SQL models over 10,000,000 signals: floor scan, direct SQL, full and incremental refresh.
+bench-models: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_models
+
+## 100,000 webhook events fanned out to a local receiver: signed deliveries/s, counts match.
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_webhooks
 
 clean:
 	rm -rf $(VENV) .devsignal .pytest_cache .ruff_cache
