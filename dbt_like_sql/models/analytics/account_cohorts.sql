@@ -8,28 +8,33 @@ WITH RECURSIVE activity AS (
     WHERE company_id IS NOT NULL
       AND day <= CAST({{ as_of() }} AS DATE)
 ),
-grains AS (
-    SELECT 'week' AS cohort_grain UNION ALL SELECT 'month' AS cohort_grain
-),
-periodized AS (
-    SELECT
-        a.organization_id,
-        a.company_id,
-        g.cohort_grain,
-        CAST(date_trunc(g.cohort_grain, a.day) AS DATE) AS period_start,
-        a.signals
-    FROM activity a
-    CROSS JOIN grains g
-),
 account_periods AS (
-    SELECT organization_id, company_id, cohort_grain, period_start, sum(signals) AS signals
-    FROM periodized
-    GROUP BY organization_id, company_id, cohort_grain, period_start
+    -- One row per account and week / month it was active in (grouped straight from the days).
+    SELECT organization_id, company_id, 'week' AS cohort_grain,
+           CAST(date_trunc('week', day) AS DATE) AS period_start, sum(signals) AS signals
+    FROM activity
+    GROUP BY organization_id, company_id, CAST(date_trunc('week', day) AS DATE)
+    UNION ALL
+    SELECT organization_id, company_id, 'month' AS cohort_grain,
+           CAST(date_trunc('month', day) AS DATE) AS period_start, sum(signals) AS signals
+    FROM activity
+    GROUP BY organization_id, company_id, CAST(date_trunc('month', day) AS DATE)
+),
+periods AS (
+    -- Each active period with the account's cohort (its first active period) alongside.
+    SELECT
+        organization_id,
+        company_id,
+        cohort_grain,
+        period_start,
+        signals,
+        min(period_start) OVER (PARTITION BY organization_id, company_id, cohort_grain) AS cohort_start
+    FROM account_periods
 ),
 members AS (
-    SELECT organization_id, company_id, cohort_grain, min(period_start) AS cohort_start
-    FROM account_periods
-    GROUP BY organization_id, company_id, cohort_grain
+    SELECT organization_id, company_id, cohort_grain, cohort_start
+    FROM periods
+    WHERE period_start = cohort_start
 ),
 cohorts AS (
     SELECT
@@ -47,22 +52,18 @@ cohorts AS (
 ),
 active AS (
     SELECT
-        m.organization_id,
-        m.cohort_grain,
-        m.cohort_start,
-        CAST(CASE m.cohort_grain
-            WHEN 'week' THEN (p.period_start - m.cohort_start) / 7
-            ELSE 12 * (extract(year FROM p.period_start) - extract(year FROM m.cohort_start))
-                 + extract(month FROM p.period_start) - extract(month FROM m.cohort_start)
+        p.organization_id,
+        p.cohort_grain,
+        p.cohort_start,
+        CAST(CASE p.cohort_grain
+            WHEN 'week' THEN (p.period_start - p.cohort_start) / 7
+            ELSE 12 * (extract(year FROM p.period_start) - extract(year FROM p.cohort_start))
+                 + extract(month FROM p.period_start) - extract(month FROM p.cohort_start)
         END AS BIGINT) AS period_offset,
         CAST(count(*) AS BIGINT) AS active_accounts,
         CAST(sum(p.signals) AS BIGINT) AS signals
-    FROM members m
-    JOIN account_periods p
-      ON p.organization_id = m.organization_id
-     AND p.company_id = m.company_id
-     AND p.cohort_grain = m.cohort_grain
-    GROUP BY m.organization_id, m.cohort_grain, m.cohort_start, p.period_start
+    FROM periods p
+    GROUP BY p.organization_id, p.cohort_grain, p.cohort_start, p.period_start
 ),
 offsets AS (
     -- 0 .. the largest offset any cohort can reach (every period up to the as-of period gets a row).

@@ -1,23 +1,36 @@
 {{ config(materialized='table') }}
 -- X (Twitter) mentions per organization, UTC day and sentiment, with the share of that day's
--- mentions, for days up to and including the as-of date.
-WITH mentions AS (
+-- mentions, for days up to and including the as-of date. Read straight from core.signals (the
+-- account-level daily aggregate has no sentiment): one filtered scan, grouped per account first
+-- so the distinct-account count is a plain count.
+WITH per_account AS (
     SELECT
         organization_id,
-        day,
+        CAST(floor(epoch(occurred_at) / 86400) AS INTEGER) AS day_number,
         coalesce(sentiment, 'unclassified') AS sentiment,
-        CAST(sum(signals) AS BIGINT) AS mentions,
-        CAST(count(DISTINCT company_id) AS BIGINT) AS accounts
-    FROM {{ ref('daily_account_signals') }}
+        company_id,
+        count(*) AS mentions
+    FROM {{ source('core', 'signals') }}
     WHERE source = 'twitter'
-      AND day <= CAST({{ as_of() }} AS DATE)
-    GROUP BY organization_id, day, coalesce(sentiment, 'unclassified')
+      AND epoch(occurred_at) < (CAST({{ as_of() }} AS DATE) - DATE '1970-01-01' + 1) * 86400
+    GROUP BY organization_id, CAST(floor(epoch(occurred_at) / 86400) AS INTEGER),
+             coalesce(sentiment, 'unclassified'), company_id
+),
+mentions AS (
+    SELECT
+        organization_id,
+        day_number,
+        sentiment,
+        CAST(sum(mentions) AS BIGINT) AS mentions,
+        CAST(count(company_id) AS BIGINT) AS accounts
+    FROM per_account
+    GROUP BY organization_id, day_number, sentiment
 )
 SELECT
     organization_id,
-    day,
+    CAST(DATE '1970-01-01' + day_number AS DATE) AS day,
     sentiment,
     mentions,
     accounts,
-    CAST(mentions AS DOUBLE) / sum(mentions) OVER (PARTITION BY organization_id, day) AS share_of_day
+    CAST(mentions AS DOUBLE) / sum(mentions) OVER (PARTITION BY organization_id, day_number) AS share_of_day
 FROM mentions

@@ -2,18 +2,27 @@
 -- Per organization and signal source: reach, the deals it touched and the pipeline value credited
 -- to it. A deal (created at or before the as-of time, with a company) is touched by every signal of
 -- its company that occurred strictly before the deal's created_at; NULL amounts count as 0.
+-- The touches are reduced per (deal, source) to a count and the first / last touch time: the
+-- first-touch source is the one with the earliest touch (ties: the smallest source, as ordering
+-- the touches by occurred_at, source, signal_id would pick), the last-touch source the one with
+-- the latest (ties: the largest source), and linear credit is amount * touches / all touches.
 WITH signals AS (
-    SELECT organization_id, signal_id, source, company_id, occurred_at
+    SELECT organization_id, source, company_id, occurred_at
     FROM {{ source('core', 'signals') }}
     WHERE occurred_at <= {{ as_of() }}
+),
+per_account AS (
+    SELECT organization_id, source, company_id, count(*) AS signals
+    FROM signals
+    GROUP BY organization_id, source, company_id
 ),
 reach AS (
     SELECT
         organization_id,
         source,
-        CAST(count(*) AS BIGINT) AS signals,
-        CAST(count(DISTINCT company_id) AS BIGINT) AS accounts_touched
-    FROM signals
+        CAST(sum(signals) AS BIGINT) AS signals,
+        CAST(count(company_id) AS BIGINT) AS accounts_touched
+    FROM per_account
     GROUP BY organization_id, source
 ),
 deals AS (
@@ -21,44 +30,48 @@ deals AS (
     FROM {{ source('core', 'deals') }}
     WHERE created_at <= {{ as_of() }} AND company_id IS NOT NULL
 ),
-touches AS (
+deal_sources AS (
     SELECT
         d.organization_id,
         d.deal_id,
         d.amount,
         s.source,
-        row_number() OVER (
-            PARTITION BY d.organization_id, d.deal_id ORDER BY s.occurred_at, s.source, s.signal_id
-        ) AS from_first,
-        row_number() OVER (
-            PARTITION BY d.organization_id, d.deal_id
-            ORDER BY s.occurred_at DESC, s.source DESC, s.signal_id DESC
-        ) AS from_last,
-        count(*) OVER (PARTITION BY d.organization_id, d.deal_id) AS touches
+        count(*) AS touches,
+        min(s.occurred_at) AS first_at,
+        max(s.occurred_at) AS last_at
     FROM deals d
     JOIN signals s
       ON s.organization_id = d.organization_id
      AND s.company_id = d.company_id
      AND s.occurred_at < d.created_at
+    GROUP BY d.organization_id, d.deal_id, d.amount, s.source
+),
+ranked AS (
+    SELECT
+        organization_id,
+        deal_id,
+        amount,
+        source,
+        touches,
+        sum(touches) OVER (PARTITION BY organization_id, deal_id) AS deal_touches,
+        row_number() OVER (PARTITION BY organization_id, deal_id ORDER BY first_at, source) AS from_first,
+        row_number() OVER (PARTITION BY organization_id, deal_id ORDER BY last_at DESC, source DESC) AS from_last
+    FROM deal_sources
 ),
 credit AS (
     SELECT
         organization_id,
         source,
-        CAST(count(DISTINCT deal_id) AS BIGINT) AS deals_touched,
+        CAST(count(*) AS BIGINT) AS deals_touched,
         CAST(sum(CASE WHEN from_first = 1 THEN amount ELSE 0 END) AS DOUBLE) AS first_touch,
         CAST(sum(CASE WHEN from_last = 1 THEN amount ELSE 0 END) AS DOUBLE) AS last_touch,
-        CAST(sum(amount / touches) AS DOUBLE) AS linear
-    FROM touches
+        CAST(sum(CAST(amount AS DOUBLE) * touches / deal_touches) AS DOUBLE) AS linear
+    FROM ranked
     GROUP BY organization_id, source
 ),
 scores AS (
     SELECT t.organization_id, t.source, CAST(avg(a.score) AS DOUBLE) AS avg_account_score
-    FROM (
-        SELECT DISTINCT organization_id, source, company_id
-        FROM signals
-        WHERE company_id IS NOT NULL
-    ) t
+    FROM per_account t
     JOIN {{ ref('account_scores') }} a
       ON a.organization_id = t.organization_id AND a.company_id = t.company_id
     GROUP BY t.organization_id, t.source
