@@ -8,17 +8,27 @@ WITH RECURSIVE activity AS (
     WHERE company_id IS NOT NULL
       AND day <= CAST({{ as_of() }} AS DATE)
 ),
+account_week_months AS (
+    -- One pass over the days: per account, week and month (a week across two months is two rows).
+    SELECT organization_id, company_id,
+           CAST(date_trunc('week', day) AS DATE) AS week_start,
+           CAST(date_trunc('month', day) AS DATE) AS month_start,
+           sum(signals) AS signals
+    FROM activity
+    GROUP BY organization_id, company_id, CAST(date_trunc('week', day) AS DATE),
+             CAST(date_trunc('month', day) AS DATE)
+),
 account_periods AS (
-    -- One row per account and week / month it was active in (grouped straight from the days).
-    SELECT organization_id, company_id, 'week' AS cohort_grain,
-           CAST(date_trunc('week', day) AS DATE) AS period_start, sum(signals) AS signals
-    FROM activity
-    GROUP BY organization_id, company_id, CAST(date_trunc('week', day) AS DATE)
+    -- One row per account and week / month it was active in.
+    SELECT organization_id, company_id, 'week' AS cohort_grain, week_start AS period_start,
+           sum(signals) AS signals
+    FROM account_week_months
+    GROUP BY organization_id, company_id, week_start
     UNION ALL
-    SELECT organization_id, company_id, 'month' AS cohort_grain,
-           CAST(date_trunc('month', day) AS DATE) AS period_start, sum(signals) AS signals
-    FROM activity
-    GROUP BY organization_id, company_id, CAST(date_trunc('month', day) AS DATE)
+    SELECT organization_id, company_id, 'month' AS cohort_grain, month_start AS period_start,
+           sum(signals) AS signals
+    FROM account_week_months
+    GROUP BY organization_id, company_id, month_start
 ),
 periods AS (
     -- Each active period with the account's cohort (its first active period) alongside.
