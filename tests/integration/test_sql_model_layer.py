@@ -215,3 +215,33 @@ def test_postgres_translation_is_what_runs_there(project) -> None:
     assert "GROUP BY ALL" not in pg.upper()  # sqlglot spells the grouping out for PostgreSQL
     assert "intermediate.daily" in pg and "core.signals" in pg
     assert "2026-11-20 00:00:00+00:00" in pg
+
+
+def test_incremental_model_with_new_columns_is_rebuilt(warehouse: Warehouse, project) -> None:
+    load_signals(warehouse, signals_frame(FIRST))
+    run_models(project, warehouse, select=["daily"], as_of=AS_OF)
+    daily = project.model("daily")
+    daily.sql = daily.sql.replace("count(*) AS signals,", "count(*) AS signals, 1 AS extra,")
+    (result,) = run_models(project, warehouse, select=["daily"], as_of=AS_OF)
+    assert result.action == "rebuilt (columns changed)"
+    assert "extra" in warehouse.read_df("SELECT * FROM intermediate.daily").columns
+
+
+def test_history_with_new_columns_is_never_dropped(warehouse: Warehouse, tmp_path: Path) -> None:
+    history = """\
+    {{ config(materialized='incremental', unique_key=['snapshot_at'], full_refresh=false) }}
+    SELECT organization_id, count(*) AS signals, {{ as_of() }} AS snapshot_at
+    FROM {{ source('core', 'signals') }} GROUP BY organization_id
+    """
+    project = load_project(write_project(tmp_path / "h", {"core/history.sql": history}))
+    load_signals(warehouse, signals_frame(FIRST))
+    run_models(project, warehouse, as_of=AS_OF)
+    model = project.model("history")
+    model.sql = model.sql.replace("count(*) AS signals,", "count(*) AS signals, 1 AS extra,")
+    with pytest.raises(ModelError, match="forbids rebuilding it"):
+        run_models(project, warehouse, as_of=AS_OF)
+    assert list(warehouse.read_df("SELECT * FROM core.history").columns) == [
+        "organization_id",
+        "signals",
+        "snapshot_at",
+    ]

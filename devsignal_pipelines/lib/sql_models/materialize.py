@@ -5,7 +5,9 @@ view         DROP VIEW; CREATE VIEW — one transaction.
 incremental  first run or full refresh: as a table. Otherwise the SELECT (with is_incremental()
              true) goes to a temporary table, the rows with the same unique_key values are
              deleted and the new rows inserted (delete+insert) — one transaction.
-             config(full_refresh=false) keeps the table on a full refresh (append-only history).
+             When the model now returns other columns than the table has, it is rebuilt as a
+             table; with config(full_refresh=false) (append-only history) that is an error
+             instead, and a full refresh keeps the table too.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ def build_model(
         model.materialized == "incremental"
         and existing == "TABLE"
         and not (full_refresh and model.full_refresh)
+        and _merge_increment(tx, project, model, as_of)
     ):
-        _merge_increment(tx, project, model, as_of)
         action = "incremental"
     else:
         build = f"{model.relation}__build"
@@ -70,7 +72,13 @@ def build_model(
         if existing:
             tx.execute_sql(f"DROP {existing} {model.relation}{_cascade(tx)}")
         tx.execute_sql(f"ALTER TABLE {build} RENAME TO {model.name}")
-        action = "replaced" if existing else "created"
+        action = (
+            "created"
+            if not existing
+            else "rebuilt (columns changed)"
+            if model.materialized == "incremental" and not full_refresh
+            else "replaced"
+        )
     _check_documented_columns(tx, model)
     for view in dropped_views:
         view_sql = compile_model(project, view, as_of=as_of, dialect=tx.dialect)
@@ -84,17 +92,23 @@ def build_model(
 
 def _merge_increment(
     tx: WarehouseTransaction, project: Project, model: Model, as_of: datetime
-) -> None:
+) -> bool:
+    """Delete+insert the increment; False (nothing done) when the model's columns changed and
+    the table may be rebuilt instead."""
     increment = f"{model.layer}__{model.name}__increment"
     sql = compile_model(project, model, as_of=as_of, dialect=tx.dialect, incremental=True)
     tx.execute_sql(f"DROP TABLE IF EXISTS {increment}")
     tx.execute_sql(f"CREATE TEMP TABLE {increment} AS {sql}")
     new_columns = _columns(tx, f"SELECT * FROM {increment} LIMIT 0")
     table_columns = _columns(tx, f"SELECT * FROM {model.relation} LIMIT 0")
+    if new_columns != table_columns and model.full_refresh:
+        tx.execute_sql(f"DROP TABLE {increment}")
+        return False
     if new_columns != table_columns:
         raise ModelError(
             f"{model.relation} has columns {table_columns} but the model now returns "
-            f"{new_columns}; run a full refresh (`devsignal sql run --full-refresh`) to rebuild it",
+            f"{new_columns}, and config(full_refresh=false) forbids rebuilding it: migrate the "
+            "table by hand (ALTER TABLE) or drop it to start its history again",
             model.path,
         )
     keys = ", ".join(model.unique_key)
@@ -106,6 +120,7 @@ def _merge_increment(
     )
     tx.execute_sql(f"INSERT INTO {model.relation} ({columns}) SELECT {columns} FROM {increment}")
     tx.execute_sql(f"DROP TABLE {increment}")
+    return True
 
 
 def _object_type(tx: WarehouseTransaction, schema: str, name: str) -> str | None:
