@@ -156,3 +156,18 @@ def test_named_parameters_leave_literals_and_casts_alone() -> None:
     assert _duckdb_params(sql) == (
         "SELECT 'https://x.com/:a', x::TEXT, l[:2], {'k':v} FROM t WHERE o = $org AND s IN ($a,$b)"
     )
+
+
+def test_a_session_reuses_one_duckdb_connection(tmp_path) -> None:
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    with warehouse.session() as store:
+        with store.transaction() as tx:
+            tx.execute_sql("CREATE TEMP TABLE seen AS SELECT 1 AS x")
+        # A temporary table lives in its connection: visible only if the same one is reused.
+        assert store.scalar("SELECT count(*) FROM seen") == 1
+        with pytest.raises(Exception, match="missing_table"), store.transaction() as tx:
+            tx.execute_sql("INSERT INTO seen VALUES (2)")
+            tx.execute_sql("SELECT * FROM missing_table")
+        assert store.scalar("SELECT count(*) FROM seen") == 1  # the failed transaction rolled back
+    with pytest.raises(Exception, match=r"(?i)seen"):
+        warehouse.scalar("SELECT count(*) FROM seen")  # a new connection after the session

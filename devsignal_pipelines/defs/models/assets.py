@@ -24,6 +24,7 @@ from devsignal_pipelines.lib.sql_models import (
     run_schema_tests,
     schema_tests,
 )
+from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.lib.webhooks.emit import emit_score_events
 
 PROJECT = load_project()
@@ -124,7 +125,15 @@ def build_sql_models_asset(
         warehouse: WarehouseResource,
         control_db: ControlDBResource,
     ):
-        store = warehouse.get()
+        with warehouse.get().session() as store:
+            yield from _build(context, config, store, control_db)
+
+    def _build(
+        context: dg.AssetExecutionContext,
+        config: SqlModelsConfig,
+        store: Warehouse,
+        control_db: ControlDBResource,
+    ):
         store.ensure_tables()
         selected = [m.name for m in models if model_key(m) in context.selected_asset_keys]
         as_of = resolve_as_of(config, context.run.tags)

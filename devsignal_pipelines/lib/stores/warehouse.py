@@ -65,6 +65,7 @@ class Warehouse:
     def __init__(self, url: str, lock_timeout_s: float = 300.0):
         self.url = url
         self.lock_timeout_s = lock_timeout_s
+        self._session: duckdb.DuckDBPyConnection | None = None
         if url.startswith("duckdb:"):
             self.dialect = "duckdb"
             path = url.removeprefix("duckdb:").removeprefix("//").removeprefix("/")
@@ -96,7 +97,28 @@ class Warehouse:
     # --- connections ---------------------------------------------------------------------------
 
     @contextmanager
+    def session(self) -> Iterator[Warehouse]:
+        """Reuse one DuckDB connection for every transaction and read inside the block.
+
+        Opening a large DuckDB file costs tens of milliseconds each time; a run that issues many
+        statements (the SQL models and their tests) opens it once. It holds DuckDB's single
+        write lock for the whole block. No-op on PostgreSQL (pooled connections per transaction).
+        """
+        if self.dialect != "duckdb" or self._session is not None:
+            yield self
+            return
+        with self._duckdb(read_only=False) as con:
+            self._session = con
+            try:
+                yield self
+            finally:
+                self._session = None
+
+    @contextmanager
     def _duckdb(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._session is not None:
+            yield self._session
+            return
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not self.path.exists():
