@@ -2,7 +2,7 @@
 
 One call of `deliver_due` (the delivery job's body) fans new outbox events out to their
 subscriptions, then repeatedly claims a batch of due deliveries, signs and POSTs them over a
-pooled, SSRF-pinned connection pool, and records the attempts and their consequences in bulk:
+pooled, SSRF-pinned client session (aiohttp), and records the attempts and their consequences in bulk:
 
 - 2xx: succeeded. 410: the subscription is disabled (the receiver unsubscribed) and its pending
   deliveries cancelled. Anything else (3xx included: redirects are never followed; timeouts,
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import httpcore
+import aiohttp
 import sqlalchemy as sa
 
 from devsignal_pipelines.lib.clients.http import retry_after_seconds
@@ -37,13 +37,8 @@ from devsignal_pipelines.lib.webhooks.outbox import fan_out
 from devsignal_pipelines.lib.webhooks.secrets import decrypt_secret, require_secret_key
 from devsignal_pipelines.lib.webhooks.settings import WebhookSettings
 from devsignal_pipelines.lib.webhooks.signing import Signer
-from devsignal_pipelines.lib.webhooks.ssrf import (
-    Target,
-    UnsafeTargetError,
-    check_url_async,
-    parse_url,
-)
-from devsignal_pipelines.lib.webhooks.transport import PinnedBackend, pinned_pool
+from devsignal_pipelines.lib.webhooks.ssrf import UnsafeTargetError
+from devsignal_pipelines.lib.webhooks.transport import PinnedResolver, pinned_session
 
 SLOW_DOWN = (429, 502, 504)
 USER_AGENT = "DevSignal-Webhooks/1"
@@ -211,38 +206,26 @@ def release(control: ControlDB, token: str) -> None:
 
 
 class Sender:
-    """Signs and POSTs deliveries over one pinned connection pool (use as an async context)."""
+    """Signs and POSTs deliveries over one pinned client session (use as an async context)."""
 
     def __init__(self, settings: WebhookSettings):
         self.settings = settings
-        self.backend = PinnedBackend()
-        self.pool = pinned_pool(self.backend, settings.concurrency)
-        self._targets: dict[tuple[str, str, int], Target | UnsafeTargetError] = {}
+        self.resolver = PinnedResolver(settings)
+        self.session: aiohttp.ClientSession | None = None
         self._signers: dict[str, Signer] = {}
         self._slow_down: set[str] = set()
         self._limit = asyncio.Semaphore(settings.concurrency)
+        self._headers = {"content-type": "application/json", "user-agent": USER_AGENT}
 
     async def __aenter__(self) -> Sender:
-        await self.pool.__aenter__()
+        self.session = pinned_session(
+            self.resolver, self.settings.concurrency, self.settings.timeout_s
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.pool.__aexit__(*exc)
-
-    async def _target(self, url: str) -> Target | UnsafeTargetError:
-        try:
-            key = parse_url(url, self.settings)
-        except UnsafeTargetError as exc:
-            return exc
-        if key not in self._targets:
-            # Checked once per run and host; the pool then connects only to these addresses.
-            try:
-                target = await check_url_async(url, self.settings)
-                self.backend.pin(target.host, target.port, target.addresses)
-                self._targets[key] = target
-            except UnsafeTargetError as exc:
-                self._targets[key] = exc
-        return self._targets[key]
+        if self.session is not None:
+            await self.session.close()
 
     def _signer(self, due: DueDelivery) -> Signer:
         if due.subscription_id not in self._signers:
@@ -258,24 +241,21 @@ class Sender:
             if due.subscription_id in self._slow_down:
                 result.deferred = True
                 return result
-            target = await self._target(due.url)
+            # Checked once per run and host; the session then connects only to these addresses.
+            target = await self.resolver.check(due.url)
             if isinstance(target, UnsafeTargetError):
                 result.error = str(target)
                 return result
             body = due.payload.encode()
             headers = self._signer(due).headers(due.event_id, int(time.time()), body)
+            headers.update(self._headers)
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.settings.timeout_s):
                     await self._post(due.url, headers, body, result)
             except TimeoutError:
                 result.error = f"timed out after {self.settings.timeout_s:g} s"
-            except (
-                httpcore.NetworkError,
-                httpcore.ProtocolError,
-                httpcore.TimeoutException,
-                OSError,
-            ) as exc:
+            except (aiohttp.ClientError, OSError) as exc:
                 result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
             result.duration_ms = round((time.perf_counter() - started) * 1000, 3)
             if result.status_code in SLOW_DOWN:
@@ -285,37 +265,24 @@ class Sender:
     async def _post(
         self, url: str, headers: dict[str, str], body: bytes, result: AttemptResult
     ) -> None:
-        all_headers = [
-            *((k.encode(), v.encode()) for k, v in headers.items()),
-            (b"content-type", b"application/json"),
-            (b"user-agent", USER_AGENT.encode()),
-        ]
-        timeout = self.settings.timeout_s
-        async with self.pool.stream(
-            "POST",
-            url,
-            headers=all_headers,
-            content=body,
-            extensions={
-                "timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-            },
+        assert self.session is not None
+        async with self.session.post(
+            url, data=body, headers=headers, allow_redirects=False
         ) as response:
             result.status_code = response.status
             received = 0
-            async for (
-                chunk
-            ) in response.aiter_stream():  # drained (bounded) so the connection is reused
+            # Drained (bounded) so the connection is reused.
+            while chunk := await response.content.read(MAX_RESPONSE_BYTES):
                 received += len(chunk)
                 if received > MAX_RESPONSE_BYTES:
                     break
             if not 200 <= response.status < 300:
-                headers_ = {
-                    k.decode().lower(): v.decode(errors="replace") for k, v in response.headers
-                }
-                result.retry_after_s = retry_after_seconds(headers_.get("retry-after"), time.time())
+                result.retry_after_s = retry_after_seconds(
+                    response.headers.get("retry-after"), time.time()
+                )
                 detail = f"HTTP {response.status}"
                 if 300 <= response.status < 400:
-                    detail += f" redirect to {headers_.get('location', '?')} (not followed)"
+                    detail += f" redirect to {response.headers.get('location', '?')} (not followed)"
                 result.error = detail[:MAX_ERROR_CHARS]
 
 

@@ -154,17 +154,23 @@ def check_url(url: str, settings: WebhookSettings) -> Target:
     return Target(scheme, host, port, check_addresses(host, addresses, settings))
 
 
+async def resolve_and_check_async(
+    host: str, port: int, settings: WebhookSettings
+) -> tuple[str, ...]:
+    """Resolve `host` without blocking the event loop; every address must pass the check."""
+    addresses = [host] if _is_ip(host) else await _resolve_async(host, port)
+    return check_addresses(host, addresses, settings)
+
+
+async def _resolve_async(host: str, port: int) -> list[str]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeTargetError(f"{host} cannot be resolved: {exc}") from None
+    return [info[4][0] for info in infos]
+
+
 async def check_url_async(url: str, settings: WebhookSettings) -> Target:
     """check_url without blocking the event loop (delivery time)."""
     scheme, host, port = parse_url(url, settings)
-    if _is_ip(host):
-        addresses = [host]
-    else:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except (socket.gaierror, UnicodeError) as exc:
-            raise UnsafeTargetError(f"{host} cannot be resolved: {exc}") from None
-        addresses = [info[4][0] for info in infos]
-    return Target(scheme, host, port, check_addresses(host, addresses, settings))
+    return Target(scheme, host, port, await resolve_and_check_async(host, port, settings))

@@ -1,121 +1,119 @@
-"""A connection pool that only ever connects to addresses the SSRF check approved.
+"""An HTTP client session that only ever connects to addresses the SSRF check approved.
 
-httpcore (the engine under httpx) takes a network backend; ours maps each checked
-(host, port) to its checked addresses and refuses anything else. The URL keeps its host name,
-so the Host header, TLS server name and certificate check are the receiver's, while the TCP
-connection goes to the pinned address: a DNS answer that changes after the check is never used.
-httpcore follows no redirects, so a 3xx is just a response.
+aiohttp's connector asks a resolver for the addresses of a URL's host; ours resolves the host,
+checks *every* address (`ssrf.check_addresses`) and answers with the checked addresses only,
+remembered for the life of the session. So the TCP connection goes to a checked address and
+a DNS answer that changes after the check is never used (no rebinding), while the URL keeps its
+host name: the Host header, TLS server name (SNI) and certificate check are the receiver's.
+IP-literal URLs never reach a resolver; `Sender` checks them (`PinnedResolver.check`) before
+any request, like every other target. Redirects are never followed (`allow_redirects=False`),
+proxies from the environment are ignored (`trust_env=False`) and no cookies are kept, so one
+receiver's cookies can never travel to another tenant's endpoint on the same host.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
-import sys
-import typing
 
+import aiohttp
 import certifi
-import httpcore
-from httpcore import AsyncNetworkBackend, AsyncNetworkStream
-from httpcore._utils import is_socket_readable
+from aiohttp.abc import AbstractResolver, ResolveResult
 
-try:
-    import sniffio  # noqa: F401
-except ImportError:
-    # httpcore tries `import sniffio` on every request; without the package each try searches
-    # sys.path again (about 0.3 ms). A None entry is Python's way of saying "not installed",
-    # answered at once: the same behaviour, 5x the delivery throughput.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-
-
-class _Stream(AsyncNetworkStream):
-    """httpcore's anyio stream with its socket looked up once.
-
-    The pool asks every idle connection "is_readable" on every request; anyio answers through
-    a freshly built attribute table (several syscalls). Caching the socket makes that one poll.
-    """
-
-    def __init__(self, inner: AsyncNetworkStream):
-        self._inner = inner
-        self._info: dict[str, typing.Any] = {}
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable":
-            return is_socket_readable(self.get_extra_info("socket"))
-        if info not in self._info:
-            self._info[info] = self._inner.get_extra_info(info)
-        return self._info[info]
+from devsignal_pipelines.lib.webhooks.settings import WebhookSettings
+from devsignal_pipelines.lib.webhooks.ssrf import (
+    Target,
+    UnsafeTargetError,
+    check_url_async,
+    parse_url,
+    resolve_and_check_async,
+)
 
 
-class PinnedBackend(AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self.pins: dict[tuple[str, int], tuple[str, ...]] = {}
+class PinnedResolver(AbstractResolver):
+    """Resolves a host once per session, checks every address, and pins the answer."""
 
-    def pin(self, host: str, port: int, addresses: tuple[str, ...]) -> None:
-        self.pins[(host, port)] = addresses
+    def __init__(self, settings: WebhookSettings):
+        self.settings = settings
+        self._checked: dict[tuple[str, int], tuple[str, ...] | UnsafeTargetError] = {}
+        self._targets: dict[tuple[str, str, int], Target | UnsafeTargetError] = {}
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> AsyncNetworkStream:
-        addresses = self.pins.get((host.strip("[]"), port))
-        if not addresses:
-            raise httpcore.ConnectError(f"{host}:{port} was not checked; refusing to connect")
-        error: Exception | None = None
-        for address in addresses:
+    async def check(self, url: str) -> Target | UnsafeTargetError:
+        """The checked target of `url` (once per scheme, host and port), or why it is refused."""
+        try:
+            key = parse_url(url, self.settings)
+        except UnsafeTargetError as exc:
+            return exc
+        if key not in self._targets:
             try:
-                stream = await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-                return _Stream(stream)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
-                error = exc
-        assert error is not None
-        raise error
+                target = await check_url_async(url, self.settings)
+            except UnsafeTargetError as exc:
+                self._targets[key] = exc
+            else:
+                self._targets[key] = target
+                self._checked.setdefault((target.host, target.port), target.addresses)
+        return self._targets[key]
 
-    async def connect_unix_socket(
-        self, *args: typing.Any, **kwargs: typing.Any
-    ) -> AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not webhook targets")
+    async def _addresses(self, host: str, port: int) -> tuple[str, ...]:
+        key = (host.rstrip("."), port)
+        if key not in self._checked:
+            try:
+                self._checked[key] = await resolve_and_check_async(key[0], port, self.settings)
+            except UnsafeTargetError as exc:
+                self._checked[key] = exc
+        answer = self._checked[key]
+        if isinstance(answer, UnsafeTargetError):
+            raise OSError(str(answer))  # the connector reports it as a connection error
+        return answer
 
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results: list[ResolveResult] = []
+        for address in await self._addresses(host, port):
+            v6 = ipaddress.ip_address(address).version == 6
+            if family not in (socket.AF_UNSPEC, socket.AF_INET6 if v6 else socket.AF_INET):
+                continue
+            results.append(
+                {
+                    "hostname": host,
+                    "host": address,
+                    "port": port,
+                    "family": socket.AF_INET6 if v6 else socket.AF_INET,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+                }
+            )
+        if not results:
+            raise OSError(f"{host} has no checked address of the requested family")
+        return results
+
+    async def close(self) -> None:
+        self._checked.clear()
+        self._targets.clear()
 
 
-def pinned_pool(backend: PinnedBackend, max_connections: int) -> httpcore.AsyncConnectionPool:
-    return httpcore.AsyncConnectionPool(
-        ssl_context=ssl.create_default_context(cafile=certifi.where()),
-        max_connections=max_connections,
-        max_keepalive_connections=max_connections,
-        keepalive_expiry=30.0,
-        network_backend=backend,
-        # Headers and body go out as two writes: without NODELAY, Nagle plus delayed ACKs stall
-        # each request ~40 ms.
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+def pinned_session(
+    resolver: PinnedResolver, max_connections: int, timeout_s: float
+) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        resolver=resolver,
+        use_dns_cache=False,  # the resolver pins: one check per host and session
+        family=socket.AF_UNSPEC,
+        ssl=ssl.create_default_context(cafile=certifi.where()),
+        limit=max_connections,
+        limit_per_host=0,
+        keepalive_timeout=30.0,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # Bodies are read (bounded) only to reuse the connection: never inflated.
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding",),
+        # The per-attempt deadline is the sender's; this only backs it up.
+        timeout=aiohttp.ClientTimeout(total=timeout_s + 5),
+        raise_for_status=False,
     )

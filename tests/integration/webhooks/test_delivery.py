@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from devsignal_pipelines.lib.stores import control as c
-from devsignal_pipelines.lib.webhooks import store
+from devsignal_pipelines.lib.webhooks import ssrf, store
 from devsignal_pipelines.lib.webhooks.delivery import deliver_due
 from devsignal_pipelines.lib.webhooks.events import Event
 from devsignal_pipelines.lib.webhooks.outbox import write_events
@@ -233,6 +234,49 @@ def test_a_target_that_became_internal_is_refused_at_delivery_time(
     )
     assert report.retrying == 2 and receiver.received == []
     assert "refused: 127.0.0.1 is loopback" in store.deliveries(control).iloc[0]["last_error"]
+
+
+@SQLITE_ONLY
+def test_connections_go_to_the_checked_address_with_the_url_host_name(
+    control, receiver, settings, monkeypatch
+) -> None:
+    # DNS says loopback (allowed here) when checked, then rebinds to the metadata address.
+    lookups: list[str] = []
+
+    async def rebinding_dns(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"] if len(lookups) == 1 else ["169.254.169.254"]
+
+    monkeypatch.setattr(ssrf, "_resolve_sync", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(ssrf, "_resolve_async", rebinding_dns)
+    url = f"http://hooks.customer.test:{receiver.port}/acme"
+    sub = store.subscribe(control, "acme", "signal.created", url, settings)
+    receiver.endpoint("/acme", secret=sub.secret)
+    write_events(control, _events("acme", 30))
+    report = deliver_due(control, settings)
+    assert report.succeeded == 30  # many pooled connections, all to the checked address
+    assert lookups == ["hooks.customer.test"]
+    assert {r.headers["host"] for r in receiver.received} == {
+        f"hooks.customer.test:{receiver.port}"
+    }
+    # The next run checks again and sees the rebound answer: refused, nothing sent.
+    write_events(control, _events("acme", 1, start=30))
+    report = deliver_due(control, settings, now=T0)
+    assert (report.retrying, len(receiver.received)) == (1, 30)
+    assert (
+        "resolves to 169.254.169.254"
+        in store.deliveries(control, status="pending").iloc[0]["last_error"]
+    )
+
+
+@SQLITE_ONLY
+def test_a_slow_endpoint_times_out_and_is_retried(control, receiver, settings) -> None:
+    quick = WebhookSettings(**{**settings.__dict__, "timeout_s": 0.3})
+    _subscribe(control, receiver, "acme", "/slow", quick, answer=lambda n: time.sleep(1) or 200)
+    write_events(control, _events("acme", 2))
+    report = deliver_due(control, quick, now=T0)
+    assert (report.attempted, report.retrying) == (2, 2)
+    assert set(store.deliveries(control)["last_error"]) == {"timed out after 0.3 s"}
 
 
 @SQLITE_ONLY
