@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 import click
 
-from devsignal_pipelines.lib.sql_models import DIALECTS, ModelError, compile_model, load_project
+from devsignal_pipelines.lib.sql_models import (
+    DIALECTS,
+    ModelError,
+    compile_model,
+    load_project,
+    parse_as_of,
+)
 
 
 @click.group("sql")
@@ -88,9 +94,6 @@ def _as_of(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC).replace(microsecond=0)
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"{value!r} is not ISO 8601; e.g. 2026-11-20T00:00:00+00:00", param_hint="--as-of"
-        ) from exc
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        return parse_as_of(value)
+    except ModelError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from exc

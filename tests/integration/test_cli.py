@@ -74,3 +74,20 @@ def test_classify_reads_lines_and_prints_json() -> None:
     assert [r["sentiment"] for r in rows] == ["positive", "negative"]
     assert [r["type"] for r in rows] == ["praise", "complaint"]
     assert all(-1 <= r["score"] <= 1 for r in rows)
+
+
+def test_sql_list_and_compile_for_both_dialects() -> None:
+    listed = CliRunner().invoke(main, ["sql", "list"])
+    assert listed.exit_code == 0
+    assert "core.account_scores" in listed.output
+    assert "analytics.signal_funnel" in listed.output
+    args = ["sql", "compile", "account_scores", "--as-of", "2026-11-20T00:00:00+00:00"]
+    duck = CliRunner().invoke(main, args)
+    postgres = CliRunner().invoke(main, [*args, "--dialect", "postgres"])
+    assert duck.exit_code == postgres.exit_code == 0
+    assert "core.account_score_history" in postgres.output
+    assert "2026-11-20 00:00:00+00:00" in postgres.output
+    unknown = CliRunner().invoke(main, ["sql", "compile", "no_such_model"])
+    assert unknown.exit_code != 0 and "devsignal sql list" in unknown.output
+    bad_time = CliRunner().invoke(main, [*args[:3], "--as-of", "yesterday"])
+    assert bad_time.exit_code == 2 and "not an ISO 8601 time" in bad_time.output

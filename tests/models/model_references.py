@@ -15,6 +15,17 @@ import pandas as pd
 
 TIER_RANK = {"COLD": 1, "WARM": 2, "HOT": 3}
 
+# core.account_score_history, in order: the webhooks read these names.
+HISTORY_COLUMNS = [
+    "organization_id",
+    "company_id",
+    "snapshot_at",
+    "score",
+    "tier",
+    "signals",
+    "last_signal_at",
+]
+
 
 def _round1(value: float) -> float:
     """As the SQL does: through DECIMAL(18, 6), then half away from zero to one decimal."""
@@ -57,17 +68,7 @@ def score_snapshot(inputs: dict, scoring: dict, as_of: datetime) -> pd.DataFrame
         [g["score"] >= tiers["hot"], g["score"] >= tiers["warm"]], ["HOT", "WARM"], "COLD"
     )
     g["snapshot_at"] = pd.Timestamp(as_of)
-    return g[
-        [
-            "organization_id",
-            "company_id",
-            "snapshot_at",
-            "score",
-            "tier",
-            "signals",
-            "last_signal_at",
-        ]
-    ]
+    return g[HISTORY_COLUMNS]
 
 
 def score_history(inputs: dict, scoring: dict, as_ofs: list[datetime]) -> pd.DataFrame:

@@ -8,19 +8,10 @@ import pandas as pd
 import pytest
 from conftest import AS_OF, SCORING_MODELS, SCORING_RUNS, SPECS, load_inputs
 from model_frames import assert_same_rows, read_model
+from model_references import HISTORY_COLUMNS
 
 from devsignal_pipelines.lib.sql_models import run_models
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
-
-HISTORY_COLUMNS = [
-    "organization_id",
-    "company_id",
-    "snapshot_at",
-    "score",
-    "tier",
-    "signals",
-    "last_signal_at",
-]
 
 
 def _all_tables(warehouse, project) -> dict[str, pd.DataFrame]:

@@ -18,9 +18,11 @@ from devsignal_pipelines.defs.tables import OWNERS
 from devsignal_pipelines.lib.analytics_pictures import PICTURES
 from devsignal_pipelines.lib.sql_models import (
     Model,
+    ModelError,
     Project,
     iter_run_models,
     load_project,
+    parse_as_of,
     run_schema_tests,
     schema_tests,
 )
@@ -92,12 +94,9 @@ def resolve_as_of(config: SqlModelsConfig, tags: dict[str, str]) -> datetime:
     if raw is None:
         return datetime.now(UTC).replace(microsecond=0)
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise dg.Failure(
-            f"as_of {raw!r} is not an ISO 8601 time; use e.g. 2026-11-20T00:00:00+00:00"
-        ) from exc
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        return parse_as_of(raw)
+    except ModelError as exc:
+        raise dg.Failure(str(exc)) from exc
 
 
 def picture_markdown(name: str, png: bytes) -> dg.MetadataValue:

@@ -13,6 +13,7 @@ from devsignal_pipelines.lib.sql_models.project import (
 from devsignal_pipelines.lib.sql_models.runner import (
     TestResult,
     iter_run_models,
+    parse_as_of,
     run_models,
     run_schema_tests,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "compile_model",
     "iter_run_models",
     "load_project",
+    "parse_as_of",
     "run_models",
     "run_schema_tests",
     "schema_tests",

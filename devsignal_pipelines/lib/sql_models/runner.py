@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from devsignal_pipelines.lib.sql_models.errors import ModelError
 from devsignal_pipelines.lib.sql_models.materialize import BuildResult, build_model
 from devsignal_pipelines.lib.sql_models.project import Model, Project
 from devsignal_pipelines.lib.sql_models.schema_tests import SchemaTest, schema_tests
@@ -64,6 +65,17 @@ def run_schema_tests(project: Project, warehouse: Warehouse, model: Model) -> li
     counts = ", ".join(f"({test.sql}) AS t{i}" for i, test in enumerate(tests))
     row = warehouse.read_df(f"SELECT {counts}").iloc[0]
     return [TestResult(model, test, int(row[f"t{i}"])) for i, test in enumerate(tests)]
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO 8601 time as UTC (a time without a zone is taken as UTC)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ModelError(
+            f"as_of {text!r} is not an ISO 8601 time; use e.g. 2026-11-20T00:00:00+00:00"
+        ) from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _as_utc(moment: datetime) -> datetime:
