@@ -214,7 +214,6 @@ class Sender:
         self.session: aiohttp.ClientSession | None = None
         self._signers: dict[str, Signer] = {}
         self._slow_down: set[str] = set()
-        self._limit = asyncio.Semaphore(settings.concurrency)
         self._headers = {"content-type": "application/json", "user-agent": USER_AGENT}
 
     async def __aenter__(self) -> Sender:
@@ -233,34 +232,42 @@ class Sender:
         return self._signers[due.subscription_id]
 
     async def send_all(self, batch: Sequence[DueDelivery]) -> list[AttemptResult]:
-        return list(await asyncio.gather(*(self.send(due) for due in batch)))
+        """Send a batch with `concurrency` workers (not one task per delivery), in order."""
+        results: list[AttemptResult | None] = [None] * len(batch)
+        todo = iter(enumerate(batch))
+
+        async def worker() -> None:
+            for i, due in todo:
+                results[i] = await self.send(due)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.settings.concurrency, len(batch)))))
+        return results  # type: ignore[return-value]
 
     async def send(self, due: DueDelivery) -> AttemptResult:
-        async with self._limit:
-            result = AttemptResult(due, datetime.now(UTC))
-            if due.subscription_id in self._slow_down:
-                result.deferred = True
-                return result
-            # Checked once per run and host; the session then connects only to these addresses.
-            target = await self.resolver.check(due.url)
-            if isinstance(target, UnsafeTargetError):
-                result.error = str(target)
-                return result
-            body = due.payload.encode()
-            headers = self._signer(due).headers(due.event_id, int(time.time()), body)
-            headers.update(self._headers)
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout(self.settings.timeout_s):
-                    await self._post(due.url, headers, body, result)
-            except TimeoutError:
-                result.error = f"timed out after {self.settings.timeout_s:g} s"
-            except (aiohttp.ClientError, OSError) as exc:
-                result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-            result.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-            if result.status_code in SLOW_DOWN:
-                self._slow_down.add(due.subscription_id)
+        result = AttemptResult(due, datetime.now(UTC))
+        if due.subscription_id in self._slow_down:
+            result.deferred = True
             return result
+        # Checked once per run and host; the session then connects only to these addresses.
+        target = await self.resolver.check(due.url)
+        if isinstance(target, UnsafeTargetError):
+            result.error = str(target)
+            return result
+        body = due.payload.encode()
+        headers = self._signer(due).headers(due.event_id, int(time.time()), body)
+        headers.update(self._headers)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                await self._post(due.url, headers, body, result)
+        except TimeoutError:
+            result.error = f"timed out after {self.settings.timeout_s:g} s"
+        except (aiohttp.ClientError, OSError) as exc:
+            result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        result.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        if result.status_code in SLOW_DOWN:
+            self._slow_down.add(due.subscription_id)
+        return result
 
     async def _post(
         self, url: str, headers: dict[str, str], body: bytes, result: AttemptResult

@@ -38,9 +38,16 @@ class PinnedResolver(AbstractResolver):
         self.settings = settings
         self._checked: dict[tuple[str, int], tuple[str, ...] | UnsafeTargetError] = {}
         self._targets: dict[tuple[str, str, int], Target | UnsafeTargetError] = {}
+        self._urls: dict[str, Target | UnsafeTargetError] = {}
 
     async def check(self, url: str) -> Target | UnsafeTargetError:
         """The checked target of `url` (once per scheme, host and port), or why it is refused."""
+        known = self._urls.get(url)
+        if known is None:
+            known = self._urls[url] = await self._check(url)
+        return known
+
+    async def _check(self, url: str) -> Target | UnsafeTargetError:
         try:
             key = parse_url(url, self.settings)
         except UnsafeTargetError as exc:
@@ -92,6 +99,7 @@ class PinnedResolver(AbstractResolver):
     async def close(self) -> None:
         self._checked.clear()
         self._targets.clear()
+        self._urls.clear()
 
 
 def pinned_session(
