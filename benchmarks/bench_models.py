@@ -59,6 +59,7 @@ def load_frame(warehouse, spec, frame: pd.DataFrame) -> None:
             tx.con.unregister("_bench_frame")
         else:
             tx.merge(spec, frame)
+            tx.execute_sql(f"ANALYZE {spec.qualified_name}")
 
 
 def prepare(args: argparse.Namespace) -> dict:
@@ -124,6 +125,9 @@ def measure(args: argparse.Namespace) -> dict:
         def build(model=model, sql=sql, kind=kind) -> None:
             with warehouse.transaction() as tx:
                 tx.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
+                if warehouse.dialect == "postgres":
+                    for name, value in model.postgres_settings.items():
+                        tx.execute_sql(f"SET LOCAL {name} = '{value}'")
                 tx.execute_sql(f"DROP {kind} IF EXISTS {model.relation} CASCADE")
                 tx.execute_sql(f"CREATE {kind} {model.relation} AS {sql}")
 

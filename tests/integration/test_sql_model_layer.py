@@ -245,3 +245,21 @@ def test_history_with_new_columns_is_never_dropped(warehouse: Warehouse, tmp_pat
         "signals",
         "snapshot_at",
     ]
+
+
+@pytest.mark.parametrize("stores", ["postgres"], indirect=True)
+def test_postgres_settings_apply_to_that_model_only(warehouse: Warehouse, tmp_path: Path) -> None:
+    setting = "SELECT current_setting('enable_nestloop') AS v"
+    models = {
+        "a/tuned.sql": "{{ config(postgres_settings={'enable_nestloop': 'off'}) }}" + setting,
+        "a/plain.sql": setting + " FROM {{ ref('tuned') }}",
+    }
+    run_models(load_project(write_project(tmp_path / "p", models)), warehouse, as_of=AS_OF)
+    assert warehouse.scalar("SELECT v FROM a.tuned") == "off"
+    assert warehouse.scalar("SELECT v FROM a.plain") == "on"
+
+
+def test_postgres_settings_must_be_setting_names(tmp_path: Path) -> None:
+    model = "{{ config(postgres_settings={'x; DROP TABLE y': 'off'}) }}SELECT 1 AS v"
+    with pytest.raises(ModelError, match="postgres_settings must map"):
+        load_project(write_project(tmp_path / "p", {"a/x.sql": model}))

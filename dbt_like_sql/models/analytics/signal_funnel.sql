@@ -1,4 +1,6 @@
-{{ config(materialized='table') }}
+{#- PostgreSQL estimates each chained step CTE at a handful of rows and picks nested loops
+    (minutes at 1M signals); hash joins take seconds. -#}
+{{ config(materialized='table', postgres_settings={'enable_nestloop': 'off'}) }}
 {% set window_days = var('funnel_window_days') %}
 {% set funnels = var('funnels') %}
 -- Account-level funnels (stages in project.yml `funnels`). An account enters with its first-ever

@@ -40,6 +40,9 @@ def build_model(
 ) -> BuildResult:
     started = time.perf_counter()
     tx.execute_sql(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
+    if tx.dialect == "postgres":
+        for name, value in model.postgres_settings.items():
+            tx.execute_sql(f"SET LOCAL {name} = '{value.replace(chr(39), chr(39) * 2)}'")
     existing = _object_type(tx, model.layer, model.name)
     # PostgreSQL's DROP ... CASCADE takes the views built on the old relation with it.
     dropped_views = (
@@ -85,6 +88,9 @@ def build_model(
         tx.execute_sql(f"DROP VIEW IF EXISTS {view.relation} CASCADE")
         tx.execute_sql(f"CREATE VIEW {view.relation} AS {view_sql}")
     rows = None
+    if model.materialized != "view" and tx.dialect == "postgres":
+        # Fresh statistics, so the models built on this one get sensible plans.
+        tx.execute_sql(f"ANALYZE {model.relation}")
     if model.materialized != "view":
         rows = int(tx.fetch_df(f"SELECT count(*) AS n FROM {model.relation}").at[0, "n"])
     return BuildResult(model, action, rows, time.perf_counter() - started)

@@ -8,6 +8,7 @@ ref and source exists, that there is no cycle, and that schema.yml documents onl
 from __future__ import annotations
 
 import graphlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,9 @@ class Model:
     materialized: str = "table"
     unique_key: tuple[str, ...] = ()
     full_refresh: bool = True  # False: a full refresh keeps the table (append-only history)
+    # Planner settings for this model's transaction on PostgreSQL (SET LOCAL), e.g. when its
+    # estimates for chained CTEs are far off: {"enable_nestloop": "off"}.
+    postgres_settings: dict[str, str] = field(default_factory=dict)
     refs: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = ()
     description: str = ""
@@ -144,6 +148,16 @@ def _parse_model(path: Path, name: str, layer: str, variables: dict[str, Any]) -
             path,
             _line_of(text, "incremental"),
         )
+    settings = config.get("postgres_settings") or {}
+    if not isinstance(settings, dict) or not all(
+        re.fullmatch(r"[a-z_][a-z0-9_.]*", str(k)) for k in settings
+    ):
+        raise ModelError(
+            "postgres_settings must map PostgreSQL setting names to values, "
+            "e.g. {'enable_nestloop': 'off'}",
+            path,
+            _line_of(text, "postgres_settings"),
+        )
     return Model(
         name=name,
         layer=layer,
@@ -152,6 +166,7 @@ def _parse_model(path: Path, name: str, layer: str, variables: dict[str, Any]) -
         materialized=materialized,
         unique_key=unique_key,
         full_refresh=bool(config.get("full_refresh", True)),
+        postgres_settings={str(k): str(v) for k, v in settings.items()},
         refs=tuple(dict.fromkeys(state.refs)),
         sources=tuple(dict.fromkeys(state.sources)),
     )

@@ -24,7 +24,7 @@ _ENV = jinja2.Environment(
 )
 
 MATERIALIZATIONS = ("table", "view", "incremental")
-_CONFIG_KEYS = {"materialized", "unique_key", "full_refresh", "tags"}
+_CONFIG_KEYS = {"materialized", "unique_key", "full_refresh", "tags", "postgres_settings"}
 
 
 @dataclass
