@@ -2,11 +2,12 @@
 
 One call of `deliver_due` (the delivery job's body) fans new outbox events out to their
 subscriptions, then repeatedly claims a batch of due deliveries, signs and POSTs them over a
-pooled, SSRF-pinned client session (aiohttp), and records the attempts and their consequences in bulk:
+pooled, SSRF-pinned client session (aiohttp), and records the attempts and their consequences in
+bulk.
 
 - 2xx: succeeded. 410: the subscription is disabled (the receiver unsubscribed) and its pending
-  deliveries cancelled. Anything else (3xx included: redirects are never followed; timeouts,
-  refused addresses) is a failed attempt, retried after the next delay of the schedule (with
+  deliveries cancelled; nothing more is sent to it in this run. Anything else (3xx included:
+  redirects are never followed; timeouts, refused addresses) is a failed attempt, retried after the next delay of the schedule (with
   jitter, and never sooner than a Retry-After asks); after the last one the delivery is failed.
 - 429 / 502 / 504 also pause the whole endpoint for the rest of the run: its other claimed
   deliveries are put back, unattempted, for when the endpoint asked to be called again.
@@ -68,7 +69,7 @@ class AttemptResult:
     status_code: int | None = None
     error: str | None = None
     retry_after_s: float | None = None
-    deferred: bool = False  # not attempted: the endpoint asked us to slow down
+    deferred: bool = False  # not attempted: the endpoint asked us to slow down, or is gone
 
     @property
     def succeeded(self) -> bool:
@@ -213,7 +214,8 @@ class Sender:
         self.resolver = PinnedResolver(settings)
         self.session: aiohttp.ClientSession | None = None
         self._signers: dict[str, Signer] = {}
-        self._slow_down: set[str] = set()
+        # Endpoints not called again this run: they asked to slow down, or answered 410 Gone.
+        self._hold: set[str] = set()
         self._headers = {"content-type": "application/json", "user-agent": USER_AGENT}
 
     async def __aenter__(self) -> Sender:
@@ -245,7 +247,7 @@ class Sender:
 
     async def send(self, due: DueDelivery) -> AttemptResult:
         result = AttemptResult(due, datetime.now(UTC))
-        if due.subscription_id in self._slow_down:
+        if due.subscription_id in self._hold:
             result.deferred = True
             return result
         # Checked once per run and host; the session then connects only to these addresses.
@@ -265,8 +267,8 @@ class Sender:
         except (aiohttp.ClientError, OSError) as exc:
             result.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         result.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        if result.status_code in SLOW_DOWN:
-            self._slow_down.add(due.subscription_id)
+        if result.status_code in SLOW_DOWN or result.status_code == 410:
+            self._hold.add(due.subscription_id)
         return result
 
     async def _post(

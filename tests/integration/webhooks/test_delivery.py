@@ -108,6 +108,17 @@ def test_a_410_disables_the_subscription_and_cancels_what_is_pending(
 
 
 @SQLITE_ONLY
+def test_after_a_410_the_rest_of_the_batch_is_not_sent(control, receiver, settings) -> None:
+    one_at_a_time = WebhookSettings(**{**settings.__dict__, "concurrency": 1})
+    sub = _subscribe(control, receiver, "acme", "/gone", one_at_a_time, answer=lambda n: 410)
+    write_events(control, _events("acme", 5))
+    report = deliver_due(control, one_at_a_time)
+    assert report.attempted == 1 and len(receiver.received) == 1
+    assert report.subscriptions_disabled == [sub.id]
+    assert _statuses(control) == {"failed": 1, "cancelled": 4}
+
+
+@SQLITE_ONLY
 def test_redirects_are_failures_and_never_followed(control, receiver, settings) -> None:
     _subscribe(
         control, receiver, "acme", "/moved", settings,
