@@ -1,6 +1,7 @@
 """Benchmark: fan 100,000 webhook events out to a local receiver, signed, and log every delivery.
 
     python -m benchmarks.bench_webhooks [--events 100000] [--orgs 4] [--concurrency 64]
+                                        [--batch-size 5000]
 
 The receiver is a separate uvicorn process on loopback that verifies every request with the
 `standardwebhooks` library (as a real receiver would) and counts distinct webhook ids per
@@ -157,9 +158,13 @@ def main() -> None:
         written = write_events(control, events)
         outbox_s = time.perf_counter() - started
 
+        me, them = psutil.Process(), psutil.Process(receiver.pid)
+        cpu_before = (sum(me.cpu_times()[:2]), sum(them.cpu_times()[:2]))
         started = time.perf_counter()
         report = deliver_due(control, settings, batch_size=args.batch_size)
         deliver_s = time.perf_counter() - started
+        sender_cpu = (sum(me.cpu_times()[:2]) - cpu_before[0]) / deliver_s
+        receiver_cpu = (sum(them.cpu_times()[:2]) - cpu_before[1]) / deliver_s
 
         counts = httpx.get(f"http://127.0.0.1:{port}/", timeout=10).json()
         with control.engine.connect() as conn:
@@ -187,6 +192,10 @@ def main() -> None:
         f"{counts['bad']} bad signatures; delivery log: {logged:,} succeeded, {attempts:,} attempts logged"
     )
     print(f"receiver count == delivery log: {received == logged == args.events}")
+    print(
+        f"CPU while delivering: sender {sender_cpu:.0%}, receiver {receiver_cpu:.0%} of one core; "
+        f"load average {os.getloadavg()[0]:.2f} (other work on the machine skews the numbers)"
+    )
     print(
         f"peak RSS: {max_rss_mb:,.0f} MB (benchmark process), receiver {receiver_rss / 2**20:,.0f} MB"
     )
