@@ -3,14 +3,12 @@ PostgreSQL over them (several weekly scoring runs, one repeated to prove it is i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from devsignal_pipelines.lib.sql_models import Project, load_project, run_models
 from devsignal_pipelines.lib.stores.tables import (
@@ -21,6 +19,7 @@ from devsignal_pipelines.lib.stores.tables import (
 )
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.sandbox.analytics_world import generate_analytics_inputs
+from tests.conftest import fresh_pg_database
 
 ANCHOR = datetime.fromisoformat("2026-11-20T00:00:00+00:00")
 AS_OF = ANCHOR
@@ -64,25 +63,12 @@ def build_all(warehouse: Warehouse, project: Project, frames: dict[str, pd.DataF
 @pytest.fixture(scope="session")
 def pg_session_database(pg_server: str) -> Iterator[str]:
     """One fresh PostgreSQL database for the whole session (the builds are the expensive part)."""
-    yield from _pg_database(pg_server)
-
-
-def _pg_database(admin_url: str) -> Iterator[str]:
-    name = f"devsignal_models_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from fresh_pg_database(pg_server, "devsignal_models")
 
 
 @pytest.fixture
 def pg_fresh_database(pg_server: str) -> Iterator[str]:
-    yield from _pg_database(pg_server)
+    yield from fresh_pg_database(pg_server, "devsignal_models")
 
 
 @pytest.fixture(scope="session")
