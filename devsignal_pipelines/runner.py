@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from devsignal_pipelines.defs.jobs import SOURCE_JOBS, assets_for_sources
-from devsignal_pipelines.defs.models.assets import PROJECT, model_key
+from devsignal_pipelines.defs.models.assets import PROJECT, model_key, models_run_config
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.settings import load_settings
@@ -90,10 +90,7 @@ def run_sql_models(
     """Build the dbt_like_sql models (all, or the selected names) through Dagster, in this process."""
     job = defs.resolve_job_def(SQL_MODELS_JOB)
     selection = None if select is None else [model_key(m) for m in PROJECT.order(select)]
-    run_config = {
-        **QUIET_LOGGERS,
-        "ops": {"dbt_like_sql": {"config": {"full_refresh": full_refresh, "as_of": as_of}}},
-    }
+    run_config = {**QUIET_LOGGERS, **models_run_config(as_of=as_of, full_refresh=full_refresh)}
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,

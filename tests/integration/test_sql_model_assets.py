@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from devsignal_pipelines.definitions import defs
 from devsignal_pipelines.defs.models.assets import (
-    SCHEDULED_TIME_TAG,
     SqlModelsConfig,
     build_sql_models_asset,
     resolve_as_of,
+    sql_models_every_6_hours,
 )
 from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource
 from devsignal_pipelines.lib.sql_models import load_project
@@ -106,12 +108,17 @@ def test_materialize_builds_tables_and_reports_checks(project, stores: dict[str,
         ] == [["analytics", "totals_by_org"]]
 
 
-def test_as_of_comes_from_config_then_the_schedule_tick() -> None:
-    tick = "2026-11-20T06:15:00+00:00"
-    assert resolve_as_of(SqlModelsConfig(), {SCHEDULED_TIME_TAG: tick}).isoformat() == tick
+def test_as_of_is_the_configured_time_and_the_schedule_passes_its_tick() -> None:
     configured = SqlModelsConfig(as_of="2026-11-01T00:00:00")
-    assert resolve_as_of(configured, {SCHEDULED_TIME_TAG: tick}).isoformat() == (
-        "2026-11-01T00:00:00+00:00"
-    )
+    assert resolve_as_of(configured).isoformat() == "2026-11-01T00:00:00+00:00"
     with pytest.raises(dg.Failure, match="not an ISO 8601 time"):
-        resolve_as_of(SqlModelsConfig(as_of="yesterday"), {})
+        resolve_as_of(SqlModelsConfig(as_of="yesterday"))
+    tick = datetime(2026, 11, 20, 6, 15, tzinfo=UTC)
+    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+        request = sql_models_every_6_hours(context)
+    assert request.run_key == "sql-models:2026-11-20T06:15:00+00:00"
+    config = request.run_config["ops"]["dbt_like_sql"]["config"]
+    assert config == {"as_of": "2026-11-20T06:15:00+00:00", "full_refresh": False}
+    # The run config the schedule produces is one the job accepts.
+    job = defs.resolve_job_def("sql_models_refresh")
+    assert dg.validate_run_config(job, request.run_config)

@@ -30,7 +30,6 @@ from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.lib.webhooks.emit import emit_score_events
 
 PROJECT = load_project()
-SCHEDULED_TIME_TAG = "dagster/scheduled_execution_time"
 SCORE_HISTORY_MODEL = "account_score_history"
 
 
@@ -43,7 +42,7 @@ class SqlModelsConfig(dg.Config):
     as_of: str | None = Field(
         default=None,
         description="ISO 8601 time the models treat as 'now' (scores, decay, open windows); "
-        "default: the schedule's tick time, else the run's start. Re-running with the same "
+        "default: the run's start (scheduled runs pass their tick's time). Re-running with the same "
         "as_of replaces that score snapshot instead of adding one.",
     )
 
@@ -89,14 +88,18 @@ def _check_specs(project: Project, model: Model) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def resolve_as_of(config: SqlModelsConfig, tags: dict[str, str]) -> datetime:
-    raw = config.as_of or tags.get(SCHEDULED_TIME_TAG)
-    if raw is None:
+def resolve_as_of(config: SqlModelsConfig) -> datetime:
+    """The configured as-of time (the schedule passes its tick's), else now."""
+    if config.as_of is None:
         return datetime.now(UTC).replace(microsecond=0)
     try:
-        return parse_as_of(raw)
+        return parse_as_of(config.as_of)
     except ModelError as exc:
         raise dg.Failure(str(exc)) from exc
+
+
+def models_run_config(as_of: str | None = None, full_refresh: bool = False) -> dict:
+    return {"ops": {"dbt_like_sql": {"config": {"as_of": as_of, "full_refresh": full_refresh}}}}
 
 
 def picture_markdown(name: str, png: bytes) -> dg.MetadataValue:
@@ -135,7 +138,7 @@ def build_sql_models_asset(
     ):
         store.ensure_tables()
         selected = [m.name for m in models if model_key(m) in context.selected_asset_keys]
-        as_of = resolve_as_of(config, context.run.tags)
+        as_of = resolve_as_of(config)
         context.log.info(f"building {len(selected)} models as of {as_of.isoformat()}")
         for result in iter_run_models(
             project, store, select=selected, full_refresh=config.full_refresh, as_of=as_of
@@ -177,11 +180,18 @@ sql_models_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*MODEL_KEYS),
 )
 
-sql_models_every_6_hours = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="sql_models_every_6_hours",
     cron_schedule="15 */6 * * *",
     job=sql_models_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Score accounts (one history snapshot per run) and refresh the analytics, "
-    "15 minutes past every sixth hour (after the syncs have landed).",
+    description="Score accounts (one history snapshot per run, as of the tick's time) and refresh "
+    "the analytics, 15 minutes past every sixth hour (after the syncs have landed).",
 )
+def sql_models_every_6_hours(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    tick = (context.scheduled_execution_time or datetime.now(UTC)).astimezone(UTC)
+    return dg.RunRequest(
+        run_key=f"sql-models:{tick.isoformat()}",
+        run_config=models_run_config(as_of=tick.replace(microsecond=0).isoformat()),
+    )
