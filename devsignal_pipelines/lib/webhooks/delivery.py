@@ -331,7 +331,7 @@ def record(
     gone, ok_subs, failed_subs = set(), set(), set()
     for r in results:
         if r.deferred:
-            deferred.append(r.due.delivery_id)
+            deferred.append((r.due.delivery_id, r.due.subscription_id))
             continue
         cycle = r.due.cycle_attempts + 1
         next_at = None
@@ -363,15 +363,20 @@ def record(
                 None if next_at is None else _ts(control, next_at),
             )
         )
-    # Deferred deliveries wait until the endpoint's own retry is due.
-    resume_at = now + timedelta(
+    # Deferred deliveries wait until their own endpoint's retry is due: one subscription's
+    # Retry-After never holds back another's (or another tenant's) deliveries.
+    first_retry = now + timedelta(
         seconds=settings.retry_schedule_s[0] if settings.retry_schedule_s else 0
     )
+    resume_at: dict[str, datetime] = {}
     for r in results:
         if not r.deferred and r.status_code in SLOW_DOWN and r.retry_after_s:
-            resume_at = max(
-                resume_at, now + timedelta(seconds=min(r.retry_after_s, settings.max_retry_after_s))
-            )
+            wait = now + timedelta(seconds=min(r.retry_after_s, settings.max_retry_after_s))
+            sub = r.due.subscription_id
+            resume_at[sub] = max(resume_at.get(sub, first_retry), wait)
+    deferred_until: dict[datetime, list[str]] = {}
+    for delivery_id, sub in deferred:
+        deferred_until.setdefault(resume_at.get(sub, first_retry), []).append(delivery_id)
     report.deferred += len(deferred)
     with control.begin() as conn:
         insert_missing_rows(
@@ -412,11 +417,11 @@ def record(
             ),
             {"token": token, "now": _ts(control, now)},
         )
-        if deferred:
+        for until, delivery_ids in deferred_until.items():
             conn.execute(
                 sa.update(d)
-                .where(d.c.claim == token, d.c.id.in_(deferred))
-                .values(claim=None, claimed_until=None, next_attempt_at=resume_at, updated_at=now)
+                .where(d.c.claim == token, d.c.id.in_(delivery_ids))
+                .values(claim=None, claimed_until=None, next_attempt_at=until, updated_at=now)
             )
         if ok_subs:
             conn.execute(sa.update(s).where(s.c.id.in_(ok_subs)).values(failing_since=None))

@@ -36,6 +36,11 @@ def _subscribe(control, receiver, org, path, settings, event_type="signal.create
     return sub
 
 
+def pd_time(value) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _statuses(control) -> dict[str, int]:
     frame = store.deliveries(control, limit=100_000)
     return frame["status"].value_counts().to_dict()
@@ -144,6 +149,32 @@ def test_429_retry_after_is_honoured_and_the_endpoint_slowed_down(
     report = deliver_due(control, tight, now=T0 + timedelta(seconds=121))
     assert report.succeeded == 10
     assert _statuses(control) == {"succeeded": 10}
+
+
+@SQLITE_ONLY
+def test_one_endpoints_retry_after_never_holds_back_another_tenant(
+    control, receiver, settings
+) -> None:
+    settings = WebhookSettings(**{**settings.__dict__, "concurrency": 1, "retry_jitter": 0.0})
+    _subscribe(
+        control,
+        receiver,
+        "acme",
+        "/acme",
+        settings,
+        answer=lambda n: (429, {"Retry-After": "86400"}),
+    )
+    _subscribe(
+        control, receiver, "nimbus", "/nimbus", settings, answer=lambda n: 502 if n == 0 else 200
+    )
+    write_events(control, _events("acme", 3) + _events("nimbus", 3))
+    deliver_due(control, settings, now=T0)
+    pending = store.deliveries(control, limit=100)
+    nimbus = pending[pending["organization_id"] == "nimbus"]
+    latest = max(pd_time(t) for t in nimbus["next_attempt_at"])
+    assert latest <= T0 + timedelta(seconds=settings.retry_schedule_s[0] + 1)  # not acme's day
+    deliver_due(control, settings, now=T0 + timedelta(seconds=60))
+    assert len({r.webhook_id for r in receiver.verified("/nimbus")}) == 3  # all of nimbus's landed
 
 
 @SQLITE_ONLY
