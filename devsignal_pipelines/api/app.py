@@ -116,7 +116,7 @@ def create_app(
         try:
             sub = store.subscribe(db, org, event, url.strip(), settings(), created_via="api")
         except UnsafeTargetError as exc:
-            raise Invalid(field, str(exc)) from None
+            raise Invalid(field, exc.public_message) from None
         payload = {
             "id": sub.id,
             "event": sub.event_type,

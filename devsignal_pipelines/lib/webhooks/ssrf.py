@@ -19,12 +19,30 @@ from devsignal_pipelines.lib.webhooks.settings import IPNetwork, WebhookSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_EMBEDDED_IPV4 = (
+    _NAT64,
+    ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated, still routed by some stacks)
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+)
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 
 
 class UnsafeTargetError(ValueError):
-    """A webhook URL that must not be called, with the reason."""
+    """A webhook URL that must not be called, with the reason.
+
+    `public_message` is what an API client may see: it never says what a host name resolved
+    to, so the API cannot be used to map internal DNS names.
+    """
+
+    def __init__(self, message: str, public_message: str | None = None):
+        super().__init__(message)
+        self.public_message = public_message or message
+
+
+_NOT_PUBLIC = (
+    "url's host does not resolve to public addresses only; webhooks only go to public addresses"
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +61,12 @@ def refusal(address: IPAddress) -> str | None:
         embedded = (
             address.ipv4_mapped
             or address.sixtofour
-            or (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in _NAT64 else None)
+            or (
+                # NAT64, IPv4-compatible ::a.b.c.d and IPv4-translated ::ffff:0:a.b.c.d forms.
+                ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+                if any(address in net for net in _EMBEDDED_IPV4) and int(address) > 1
+                else None
+            )
         )
         if address.teredo:
             embedded = address.teredo[1]
@@ -56,6 +79,8 @@ def refusal(address: IPAddress) -> str | None:
             return "IPv6 link-local"
         if address in ipaddress.ip_network("fc00::/7"):
             return "an IPv6 unique local (private) address"
+        if address.is_site_local:
+            return "an IPv6 site-local address"
     else:
         if address.is_loopback:
             return "loopback"
@@ -130,12 +155,13 @@ def check_addresses(
             )
             raise UnsafeTargetError(
                 f"refused: {subject} is {reason}; webhooks only go to public addresses "
-                "(for local testing list the address in DEVSIGNAL_WEBHOOK_ALLOWED_NETWORKS)"
+                "(for local testing list the address in DEVSIGNAL_WEBHOOK_ALLOWED_NETWORKS)",
+                public_message=None if host == str(address) else _NOT_PUBLIC,
             )
         if str(address) not in checked:
             checked.append(str(address))
     if not checked:
-        raise UnsafeTargetError(f"{host} does not resolve to any address")
+        raise UnsafeTargetError(f"{host} does not resolve to any address", _NOT_PUBLIC)
     return tuple(checked)
 
 
@@ -143,7 +169,7 @@ def _resolve_sync(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeTargetError(f"{host} cannot be resolved: {exc}") from None
+        raise UnsafeTargetError(f"{host} cannot be resolved: {exc}", _NOT_PUBLIC) from None
     return [info[4][0] for info in infos]
 
 
@@ -166,7 +192,7 @@ async def _resolve_async(host: str, port: int) -> list[str]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeTargetError(f"{host} cannot be resolved: {exc}") from None
+        raise UnsafeTargetError(f"{host} cannot be resolved: {exc}", _NOT_PUBLIC) from None
     return [info[4][0] for info in infos]
 
 

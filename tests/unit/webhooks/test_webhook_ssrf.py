@@ -36,6 +36,10 @@ STRICT = WebhookSettings()
         "http://[fe80::1]/hook",
         "http://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
         "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[::127.0.0.1]/hook",  # IPv4-compatible
+        "http://[::169.254.169.254]/hook",
+        "http://[::ffff:0:7f00:1]/hook",  # IPv4-translated (SIIT)
+        "http://[fec0::1]/hook",  # site-local
         "http://2130706433/hook",  # 127.0.0.1 as one decimal number
         "http://0x7f.0.0.1/hook",
         "http://localhost:8080/hook",
@@ -50,6 +54,18 @@ def test_internal_targets_are_refused(url: str) -> None:
 def test_a_hostname_resolving_to_a_private_address_is_refused_by_name() -> None:
     with pytest.raises(UnsafeTargetError, match=r"localhost resolves to .*(127\.0\.0\.1|::1)"):
         check_url("http://localhost/x", STRICT)
+
+
+def test_what_api_clients_see_never_says_what_a_name_resolved_to() -> None:
+    with pytest.raises(UnsafeTargetError) as refused:
+        check_url("http://localhost/x", STRICT)
+    assert "127.0.0.1" in str(refused.value) or "::1" in str(refused.value)  # for operators
+    assert "127.0.0.1" not in refused.value.public_message
+    assert "::1" not in refused.value.public_message
+    assert "public addresses" in refused.value.public_message
+    with pytest.raises(UnsafeTargetError) as unknown:
+        check_url("http://no-such-host.invalid/x", STRICT)
+    assert unknown.value.public_message == refused.value.public_message  # no existence oracle
 
 
 def test_one_private_address_among_public_ones_refuses_the_host() -> None:
