@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from devsignal_pipelines.definitions import build_definitions
+from devsignal_pipelines.defs.models import assets as model_assets
 from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
@@ -79,3 +81,42 @@ def test_each_scoring_run_emits_the_changes_once(stores: dict[str, str]) -> None
         assert again.success, again.error
         assert again.materializations["core/account_score_history"]["webhook_events"] == 0
         assert _events(control) == emitted
+
+
+def _outbox_down(*args: object) -> int:
+    raise ConnectionError("outbox unavailable")
+
+
+def test_a_failed_outbox_write_rolls_the_snapshot_back(
+    stores: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = Warehouse(stores["warehouse"])
+    warehouse.ensure_tables()
+    frames = generate_analytics_inputs(seed=3, accounts=60, signals=4000, anchor=ANCHOR)
+    with warehouse.transaction() as tx:
+        for spec in (CORE_COMPANIES, CORE_CONTACTS, CORE_DEALS, CORE_SIGNALS):
+            tx.merge(spec, frames[spec.qualified_name])
+    control = ControlDB(stores["control"])
+    control.create_all()
+    defs = build_definitions(
+        warehouse=WarehouseResource(url=stores["warehouse"]),
+        control_db=ControlDBResource(url=stores["control"]),
+    )
+    snapshots = "SELECT count(DISTINCT snapshot_at) FROM core.account_score_history"
+    with dg.DagsterInstance.ephemeral() as instance:
+        week_ago, now = (ANCHOR - timedelta(days=7)).isoformat(), ANCHOR.isoformat()
+        assert run_sql_models(defs, instance, select=SCORING, as_of=week_ago).success
+        with monkeypatch.context() as patch:  # the outbox write fails (control DB down)
+            patch.setattr(model_assets, "emit_score_events", _outbox_down)
+            failed = run_sql_models(defs, instance, select=SCORING, as_of=now)
+        assert not failed.success and "outbox unavailable" in (failed.error or "")
+        assert int(warehouse.scalar(snapshots)) == 1  # the new snapshot did not land
+        # The outbox is back: the next run finds the same change again and emits it.
+        again = run_sql_models(defs, instance, select=SCORING, as_of=now)
+        assert again.success, again.error
+        assert int(warehouse.scalar(snapshots)) == 2
+        assert again.materializations["core/account_score_history"]["webhook_events"] > 0
+        assert (
+            len(_events(control))
+            == again.materializations["core/account_score_history"]["webhook_events"]
+        )

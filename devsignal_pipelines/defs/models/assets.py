@@ -26,7 +26,7 @@ from devsignal_pipelines.lib.sql_models import (
     run_schema_tests,
     schema_tests,
 )
-from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
 from devsignal_pipelines.lib.webhooks.emit import emit_score_events
 
 PROJECT = load_project()
@@ -140,8 +140,22 @@ def build_sql_models_asset(
         selected = [m.name for m in models if model_key(m) in context.selected_asset_keys]
         as_of = resolve_as_of(config)
         context.log.info(f"building {len(selected)} models as of {as_of.isoformat()}")
+        control = control_db.get()
+
+        def emit_events(tx: WarehouseTransaction, model: Model, as_of: datetime) -> dict:
+            if model.name != SCORE_HISTORY_MODEL:
+                return {}
+            # score.changed / tier.changed against each account's previous snapshot, written
+            # to the outbox before the snapshot commits.
+            return {"webhook_events": emit_score_events(tx, control, as_of)}
+
         for result in iter_run_models(
-            project, store, select=selected, full_refresh=config.full_refresh, as_of=as_of
+            project,
+            store,
+            select=selected,
+            full_refresh=config.full_refresh,
+            as_of=as_of,
+            after_build=emit_events,
         ):
             model = result.model
             metadata: dict[str, object] = {
@@ -151,9 +165,7 @@ def build_sql_models_asset(
             }
             if result.rows is not None:
                 metadata["dagster/row_count"] = result.rows
-            if model.name == SCORE_HISTORY_MODEL:
-                # score.changed / tier.changed against each account's previous snapshot.
-                metadata["webhook_events"] = emit_score_events(store, control_db.get(), as_of)
+            metadata.update(result.extra)
             if model.name in pictures:
                 frame = store.read_df(f"SELECT * FROM {model.relation}")
                 metadata["picture"] = picture_markdown(model.name, pictures[model.name](frame))

@@ -13,7 +13,8 @@ incremental  first run or full refresh: as a table. Otherwise the SELECT (with i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from devsignal_pipelines.lib.sql_models.compile import compile_model
@@ -28,6 +29,8 @@ class BuildResult:
     action: str  # created | replaced | incremental | view
     rows: int | None  # None for views
     seconds: float
+    # What an after_build hook added inside the model's transaction (e.g. events emitted).
+    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 def build_model(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from devsignal_pipelines.lib.sql_models.errors import ModelError
 from devsignal_pipelines.lib.sql_models.materialize import BuildResult, build_model
 from devsignal_pipelines.lib.sql_models.project import Model, Project
 from devsignal_pipelines.lib.sql_models.schema_tests import SchemaTest, schema_tests
-from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
+
+# Called with (transaction, model, as_of) after a model is built, before it commits.
+AfterBuild = Callable[[WarehouseTransaction, Model, datetime], Mapping[str, object] | None]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ def iter_run_models(
     select: list[str] | None = None,
     full_refresh: bool = False,
     as_of: datetime | None = None,
+    after_build: AfterBuild | None = None,
 ) -> Iterator[BuildResult]:
     """Build the selected models (all by default) in dependency order, yielding each as it lands.
 
@@ -41,6 +45,9 @@ def iter_run_models(
     for model in project.order(select):
         with warehouse.transaction() as tx:
             result = build_model(tx, project, model, as_of=as_of, full_refresh=full_refresh)
+            if after_build is not None:
+                # Inside the model's transaction: if the hook fails, the model rolls back too.
+                result = replace(result, extra=after_build(tx, model, as_of) or {})
         yield result
 
 

@@ -205,8 +205,14 @@ def emit_changes(
     emitted.new = write_events(control, events, now)
 
 
-def emit_score_events(warehouse: Warehouse, control: ControlDB, snapshot_at: datetime) -> int:
+def emit_score_events(
+    warehouse: Warehouse | WarehouseTransaction, control: ControlDB, snapshot_at: datetime
+) -> int:
     """score.changed / tier.changed for the snapshot at `snapshot_at`; returns new events.
+
+    Pass the transaction that writes the snapshot (as the SQL model run does): the events reach
+    the outbox before that snapshot commits, so a failed outbox write rolls the snapshot back
+    and the next run finds the same change again instead of losing it.
 
     Each (organization_id, company_id) row of the snapshot is compared with that company's
     previous snapshot (the latest snapshot_at before this one). A different score gives
@@ -219,12 +225,18 @@ def emit_score_events(warehouse: Warehouse, control: ControlDB, snapshot_at: dat
             f"snapshot_at {snapshot_at!r} has no time zone; pass an aware UTC datetime "
             "(the snapshot_at stored in core.account_score_history)"
         )
-    if not warehouse.table_exists(SCORE_HISTORY):
+    read = warehouse.fetch_df if isinstance(warehouse, WarehouseTransaction) else warehouse.read_df
+    schema, table = SCORE_HISTORY.split(".")
+    exists = read(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = :s AND table_name = :n",
+        {"s": schema, "n": table},
+    )
+    if not int(exists.iat[0, 0]):
         raise LookupError(
-            f"{SCORE_HISTORY} does not exist in {warehouse.safe_url}; materialize it before emitting "
+            f"{SCORE_HISTORY} does not exist in the warehouse; materialize it before emitting "
             "score events"
         )
-    frame = warehouse.read_df(
+    frame = read(
         f"""
         WITH cur AS (SELECT * FROM {SCORE_HISTORY} WHERE snapshot_at = :t),
         prev_at AS (
