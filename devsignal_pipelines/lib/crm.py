@@ -52,11 +52,12 @@ def contacts_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
             c.contacts.c.email,
             c.contacts.c.source,
             c.contacts.c.created_at,
+            c.contacts.c.updated_at,
         )
         .where(c.contacts.c.organization_id == organization_id)
         .order_by(c.contacts.c.id)
     )
-    return _utc(frame, "created_at")
+    return _utc(frame, "created_at", "updated_at")
 
 
 INPUT_BATCH_ROWS = 100_000

@@ -429,6 +429,7 @@ CORE_CONTACTS = TableSpec(
         Column("email", "text", "Email address."),
         Column("source", "text", "crm | twitter (created from an unmatched author) | ...", False),
         Column("created_at", "timestamptz", "When the contact was created.", False),
+        Column("updated_at", "timestamptz", "When the contact's CRM row last changed."),
         Column("title", "text", "Job title."),
         Column("role", "text", "Job function, e.g. engineering."),
         Column("seniority", "text", "e.g. executive, manager."),

@@ -66,7 +66,14 @@ WATCHES: dict[str, Watch] = {
             compared=tuple(
                 col
                 for col in CORE_CONTACTS.column_names
-                if col not in ("organization_id", "contact_id", "enriched_at", "enrichment_source")
+                if col
+                not in (
+                    "organization_id",
+                    "contact_id",
+                    "updated_at",
+                    "enriched_at",
+                    "enrichment_source",
+                )
             ),
         ),
         Watch(
@@ -157,7 +164,10 @@ def change_events(
                 {c: jsonable(row[f"prev__{c}"]) for c in watch.compared}, sort_keys=True
             )
             after = json.dumps({c: jsonable(row[c]) for c in watch.compared}, sort_keys=True)
-            parts = (row[key], before, after)
+            # The row's versions (CRM edit time, enrichment time) make A -> B -> A -> B give
+            # distinct ids, while a re-run of the same change computes the same id.
+            versions = [jsonable(row.get(col)) for col in ("updated_at", "enriched_at")]
+            parts = (row[key], before, after, *versions)
             occurred = now
         events.append(Event.build(organization_id, watch.updated, parts, occurred, data))
     return events

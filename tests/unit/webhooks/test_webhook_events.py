@@ -127,3 +127,41 @@ def test_settings_from_the_environment_and_clear_errors(monkeypatch) -> None:
     monkeypatch.setenv("DEVSIGNAL_WEBHOOK_TIMEOUT_S", "soon")
     with pytest.raises(WebhookSettingsError, match="DEVSIGNAL_WEBHOOK_TIMEOUT_S"):
         load_webhook_settings()
+
+
+def _contact_change(before: str, after: str, updated_at: str) -> pd.DataFrame:
+    from devsignal_pipelines.lib.stores.tables import CORE_CONTACTS
+
+    row = {column: None for column in CORE_CONTACTS.column_names}
+    row.update(organization_id="acme", contact_id="c1", title=after, updated_at=updated_at)
+    row.update({f"prev__{column}": row[column] for column in CORE_CONTACTS.column_names})
+    row["prev__title"] = before
+    return pd.DataFrame([row])
+
+
+def test_a_contact_changing_back_and_forth_gets_a_new_id_each_time() -> None:
+    from devsignal_pipelines.lib.webhooks.emit import WATCHES, change_events
+
+    watch, now = WATCHES["core.contacts"], datetime(2026, 11, 20, tzinfo=UTC)
+
+    def updated_id(before: str, after: str, updated_at: str) -> str:
+        (event,) = change_events(
+            watch, "acme", pd.DataFrame(), _contact_change(before, after, updated_at), now
+        )
+        assert event.event_type == "contact.updated"
+        return event.id
+
+    first = updated_id("Engineer", "Manager", "2026-11-01T10:00:00+00:00")
+    back = updated_id("Manager", "Engineer", "2026-11-02T10:00:00+00:00")
+    again = updated_id("Engineer", "Manager", "2026-11-03T10:00:00+00:00")
+    assert len({first, back, again}) == 3  # the third change is sent, not mistaken for the first
+    assert updated_id("Engineer", "Manager", "2026-11-01T10:00:00+00:00") == first  # a re-run
+
+
+def test_a_crm_save_without_a_changed_field_is_not_an_update() -> None:
+    from devsignal_pipelines.lib.webhooks.emit import WATCHES, change_events
+
+    touched = _contact_change("Engineer", "Engineer", "2026-11-04T10:00:00+00:00")
+    touched["prev__updated_at"] = "2026-11-01T10:00:00+00:00"
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    assert change_events(WATCHES["core.contacts"], "acme", pd.DataFrame(), touched, now) == []
