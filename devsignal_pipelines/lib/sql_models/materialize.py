@@ -57,18 +57,18 @@ def build_model(
         if tx.dialect == "postgres" and existing
         else []
     )
+    incremental = (
+        model.materialized == "incremental"
+        and existing == "TABLE"
+        and not (full_refresh and model.full_refresh)
+    )
     if model.materialized == "view":
         if existing:
             tx.execute_sql(f"DROP {existing} {model.relation}{_cascade(tx)}")
         sql = compile_model(project, model, as_of=as_of, dialect=tx.dialect)
         tx.execute_sql(f"CREATE VIEW {model.relation} AS {sql}")
         action = "view"
-    elif (
-        model.materialized == "incremental"
-        and existing == "TABLE"
-        and not (full_refresh and model.full_refresh)
-        and _merge_increment(tx, project, model, as_of)
-    ):
+    elif incremental and _merge_increment(tx, project, model, as_of):
         action = "incremental"
     else:
         build = f"{model.relation}__build"
@@ -78,11 +78,12 @@ def build_model(
         if existing:
             tx.execute_sql(f"DROP {existing} {model.relation}{_cascade(tx)}")
         tx.execute_sql(f"ALTER TABLE {build} RENAME TO {model.name}")
+        # An incremental merge that declined: the model's columns changed since the table was built.
         action = (
             "created"
             if not existing
             else "rebuilt (columns changed)"
-            if model.materialized == "incremental" and not full_refresh
+            if incremental
             else "replaced"
         )
     _check_documented_columns(tx, model)
