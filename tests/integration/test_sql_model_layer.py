@@ -173,6 +173,16 @@ def test_full_refresh_false_keeps_history(warehouse: Warehouse, tmp_path: Path) 
         ({"a/x.sql": "SELECT 1 AS v\n\n{{ undefined_macro() }}"}, r"x\.sql:3: Jinja error"),
         ({"a/x.sql": "SELECT FROM WHERE ((("}, r"x\.sql: SQL syntax error"),
         (
+            {
+                "a/x.sql": "SELECT 1 AS v\n{% if is_incremental() %}FROM {{ ref('gone') }}{% endif %}"
+            },
+            r"ref\('gone'\) names no model",
+        ),
+        (
+            {"a/x.sql": "SELECT 1 AS v {% if is_incremental() %}WHERE ((({% endif %}"},
+            r"x\.sql: SQL syntax error",
+        ),
+        (
             {"a/x.sql": "SELECT * FROM {{ source('raw', 'nope') }}"},
             r"source\('raw', 'nope'\) is not",
         ),

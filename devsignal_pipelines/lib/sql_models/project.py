@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import graphlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,12 @@ def _parse_model(path: Path, name: str, layer: str, variables: dict[str, Any]) -
         as_of=_LOAD_AS_OF,
     )
     rendered = render(path, text, state)
+    # Both branches of `{% if is_incremental() %}`: their refs are dependencies too, and a
+    # syntax error in the incremental branch should not wait for the second run to show.
+    incremental_state = replace(state, incremental=True, refs=[], sources=[], config={})
+    rendered_incremental = render(path, text, incremental_state)
+    state.refs += incremental_state.refs
+    state.sources += incremental_state.sources
     for schema, table in state.sources:
         if (schema, table) not in SOURCES:
             raise ModelError(
@@ -131,6 +137,8 @@ def _parse_model(path: Path, name: str, layer: str, variables: dict[str, Any]) -
                 _line_of(text, table),
             )
     check_syntax(path, rendered)
+    if rendered_incremental != rendered:
+        check_syntax(path, rendered_incremental)
     config = state.config
     materialized = config.get("materialized", "table")
     if materialized not in MATERIALIZATIONS:
