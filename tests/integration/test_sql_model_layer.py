@@ -273,3 +273,14 @@ def test_postgres_settings_must_be_setting_names(tmp_path: Path) -> None:
     model = "{{ config(postgres_settings={'x; DROP TABLE y': 'off'}) }}SELECT 1 AS v"
     with pytest.raises(ModelError, match="postgres_settings must map"):
         load_project(write_project(tmp_path / "p", {"a/x.sql": model}))
+
+
+@pytest.mark.parametrize("stores", ["postgres"], indirect=True)
+def test_postgres_sessions_run_in_utc_whatever_the_server_says(warehouse: Warehouse) -> None:
+    database = warehouse.url.rsplit("/", 1)[1]
+    with warehouse.transaction() as tx:
+        tx.execute_sql(f"ALTER DATABASE \"{database}\" SET timezone TO 'America/Los_Angeles'")
+    assert warehouse.scalar("SELECT current_setting('TimeZone')") == "UTC"
+    assert str(warehouse.scalar("SELECT CAST(TIMESTAMPTZ '2026-11-20 06:15:00+00' AS DATE)")) == (
+        "2026-11-20"
+    )

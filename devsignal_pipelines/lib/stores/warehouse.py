@@ -84,7 +84,11 @@ class Warehouse:
             self.dialect = "postgres"
             self.path = None
             pg_url = re.sub(r"^postgres(ql)?(\+\w+)?:", "postgresql+psycopg2:", url)
-            self._engine = sa.create_engine(pg_url, poolclass=NullPool)
+            # Every session in UTC, as DuckDB's: dates of timestamptz values, date_trunc and interval
+            # arithmetic must not depend on the server's configured time zone.
+            self._engine = sa.create_engine(
+                pg_url, poolclass=NullPool, connect_args={"options": "-c timezone=UTC"}
+            )
         else:
             raise WarehouseConfigError(
                 f"DEVSIGNAL_WAREHOUSE_URL must start with duckdb:/// or postgresql://, got {self.safe_url!r}"
