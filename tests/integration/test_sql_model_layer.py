@@ -171,7 +171,11 @@ def test_full_refresh_false_keeps_history(warehouse: Warehouse, tmp_path: Path) 
         ),
         ({"a/x.sql": "SELECT 1\n{% if %}"}, r"x\.sql:2: Jinja syntax error"),
         ({"a/x.sql": "SELECT 1 AS v\n\n{{ undefined_macro() }}"}, r"x\.sql:3: Jinja error"),
-        ({"a/x.sql": "SELECT FROM WHERE ((("}, r"x\.sql: SQL syntax error"),
+        ({"a/x.sql": "SELECT FROM WHERE ((("}, r"x\.sql:1: SQL syntax error"),
+        (
+            {"a/x.sql": "{% set n = 2 %}\n-- note\nSELECT {{ n }} AS v\nFROM t WHERE (((\n"},
+            r"x\.sql:4: SQL syntax error \(rendered SQL line 4",
+        ),
         (
             {
                 "a/x.sql": "SELECT 1 AS v\n{% if is_incremental() %}FROM {{ ref('gone') }}{% endif %}"
@@ -180,7 +184,7 @@ def test_full_refresh_false_keeps_history(warehouse: Warehouse, tmp_path: Path) 
         ),
         (
             {"a/x.sql": "SELECT 1 AS v {% if is_incremental() %}WHERE ((({% endif %}"},
-            r"x\.sql: SQL syntax error",
+            r"x\.sql(:1)?: SQL syntax error",
         ),
         (
             {"a/x.sql": "SELECT * FROM {{ source('raw', 'nope') }}"},

@@ -136,9 +136,9 @@ def _parse_model(path: Path, name: str, layer: str, variables: dict[str, Any]) -
                 path,
                 _line_of(text, table),
             )
-    check_syntax(path, rendered)
+    check_syntax(path, rendered, text)
     if rendered_incremental != rendered:
-        check_syntax(path, rendered_incremental)
+        check_syntax(path, rendered_incremental, text)
     config = state.config
     materialized = config.get("materialized", "table")
     if materialized not in MATERIALIZATIONS:
@@ -180,17 +180,24 @@ def _parse_model(path: Path, name: str, layer: str, variables: dict[str, Any]) -
     )
 
 
-def check_syntax(path: Path, sql: str) -> None:
-    """Parse the rendered SQL as DuckDB would; a syntax error names the line of the rendered SQL."""
+def check_syntax(path: Path, sql: str, source: str | None = None) -> None:
+    """Parse the rendered SQL as DuckDB would. A syntax error names the model file's line (the
+    first source line that reads like the failing rendered line) and the rendered position."""
     try:
         statements = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         detail = exc.errors[0] if exc.errors else {}
+        rendered_line = detail.get("line")
+        line = None
+        if source is not None and isinstance(rendered_line, int):
+            failing = (sql.splitlines()[rendered_line - 1 : rendered_line] or [""])[0].strip()
+            line = _line_of(source, failing) if failing else None
         raise ModelError(
-            f"SQL syntax error (rendered SQL line {detail.get('line')}, column "
+            f"SQL syntax error (rendered SQL line {rendered_line}, column "
             f"{detail.get('col')}): {detail.get('description', exc)}; "
             f"`devsignal sql compile {path.stem}` shows the rendered SQL",
             path,
+            line,
         ) from exc
     if len([s for s in statements if s is not None]) != 1:
         raise ModelError("a model is exactly one SELECT statement (no trailing `;` parts)", path)
