@@ -122,3 +122,7 @@ def test_as_of_is_the_configured_time_and_the_schedule_passes_its_tick() -> None
     # The run config the schedule produces is one the job accepts.
     job = defs.resolve_job_def("sql_models_refresh")
     assert dg.validate_run_config(job, request.run_config)
+    midnight = datetime(2026, 11, 21, 0, 15, tzinfo=UTC)
+    with dg.build_schedule_context(scheduled_execution_time=midnight) as context:
+        nightly = sql_models_every_6_hours(context)
+    assert nightly.run_config["ops"]["dbt_like_sql"]["config"]["full_refresh"] is True

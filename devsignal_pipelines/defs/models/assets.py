@@ -199,11 +199,15 @@ sql_models_job = dg.define_asset_job(
     job=sql_models_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Score accounts (one history snapshot per run, as of the tick's time) and refresh "
-    "the analytics, 15 minutes past every sixth hour (after the syncs have landed).",
+    "the analytics, 15 minutes past every sixth hour (after the syncs have landed). The 00:15 run "
+    "is a full refresh: it also picks up what the incremental daily aggregate cannot see (signals "
+    "moved to another company by identity resolution, deleted signals).",
 )
 def sql_models_every_6_hours(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     tick = (context.scheduled_execution_time or datetime.now(UTC)).astimezone(UTC)
     return dg.RunRequest(
         run_key=f"sql-models:{tick.isoformat()}",
-        run_config=models_run_config(as_of=tick.replace(microsecond=0).isoformat()),
+        run_config=models_run_config(
+            as_of=tick.replace(microsecond=0).isoformat(), full_refresh=tick.hour == 0
+        ),
     )
