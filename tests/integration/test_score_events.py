@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from devsignal_pipelines.definitions import build_definitions
 from devsignal_pipelines.defs.models import assets as model_assets
 from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource
+from devsignal_pipelines.lib.sql_models import load_project, run_models
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.tables import (
@@ -120,3 +121,28 @@ def test_a_failed_outbox_write_rolls_the_snapshot_back(
             len(_events(control))
             == again.materializations["core/account_score_history"]["webhook_events"]
         )
+
+
+@pytest.mark.parametrize("stores", ["duckdb"], indirect=True)
+def test_an_account_merged_away_leaves_the_current_scores(stores: dict[str, str]) -> None:
+    warehouse = Warehouse(stores["warehouse"])
+    warehouse.ensure_tables()
+    frames = generate_analytics_inputs(seed=3, accounts=60, signals=4000, anchor=ANCHOR)
+    with warehouse.transaction() as tx:
+        for spec in (CORE_COMPANIES, CORE_CONTACTS, CORE_DEALS, CORE_SIGNALS):
+            tx.merge(spec, frames[spec.qualified_name])
+    project = load_project()
+    run_models(project, warehouse, select=SCORING, as_of=ANCHOR - timedelta(days=7))
+    gone, kept = warehouse.read_df(
+        "SELECT organization_id, company_id FROM core.account_scores "
+        "WHERE organization_id = (SELECT min(organization_id) FROM core.account_scores) "
+        "ORDER BY score DESC, company_id LIMIT 2"
+    ).itertuples(index=False)
+    with warehouse.transaction() as tx:  # identity resolution merges `gone` into `kept`
+        tx.execute(
+            "UPDATE core.signals SET company_id = :k WHERE company_id = :g",
+            {"k": kept.company_id, "g": gone.company_id},
+        )
+    run_models(project, warehouse, select=SCORING, as_of=ANCHOR, full_refresh=True)
+    current = set(warehouse.read_df("SELECT company_id FROM core.account_scores")["company_id"])
+    assert gone.company_id not in current and kept.company_id in current

@@ -79,9 +79,12 @@ def score_history(inputs: dict, scoring: dict, as_ofs: list[datetime]) -> pd.Dat
 
 def account_scores(history: pd.DataFrame, inputs: dict, scoring: dict) -> pd.DataFrame:
     rows = []
+    latest = history.groupby("organization_id")["snapshot_at"].max()
     for (org, company), h in history.groupby(["organization_id", "company_id"]):
         h = h.sort_values("snapshot_at")
         cur = h.iloc[-1]
+        if cur["snapshot_at"] != latest[org]:
+            continue  # not in the organization's newest snapshot: no longer current
         prev = h.iloc[-2] if len(h) > 1 else None
         change = None if prev is None else _round1(cur["score"] - prev["score"])
         if change is None or abs(change) < scoring["stable_band"]:

@@ -17,6 +17,13 @@ WITH ranked AS (
     FROM {{ ref('account_score_history') }} h
     WHERE h.snapshot_at <= {{ as_of() }}
 ),
+latest AS (
+    -- The organization's newest snapshot: an account missing from it (its signals moved to
+    -- another company, or were deleted) is not current any more and is left out.
+    SELECT organization_id, max(snapshot_at) AS snapshot_at
+    FROM ranked
+    GROUP BY organization_id
+),
 compared AS (
     SELECT
         cur.organization_id,
@@ -35,6 +42,9 @@ compared AS (
       ON prev.organization_id = cur.organization_id
      AND prev.company_id = cur.company_id
      AND prev.recency = 2
+    JOIN latest l
+      ON l.organization_id = cur.organization_id
+     AND l.snapshot_at = cur.snapshot_at
     WHERE cur.recency = 1
 )
 SELECT
