@@ -50,7 +50,7 @@ def _monday(days: pd.Series) -> pd.Series:
 
 def score_snapshot(inputs: dict, scoring: dict, as_of: datetime) -> pd.DataFrame:
     s = _signals(inputs)
-    s = s[s["company_id"].notna() & (s["day"] <= _day(as_of))]
+    s = s[s["company_id"].notna() & (s["occurred_at"] <= pd.Timestamp(as_of))]
     age = (_day(as_of) - s["day"]).dt.days
     inside = age <= scoring["lookback_days"]
     weight = s["signal_type"].map(scoring["weights"]).fillna(scoring["default_weight"])

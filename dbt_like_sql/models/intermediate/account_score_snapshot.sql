@@ -1,8 +1,9 @@
 {{ config(materialized='table') }}
 {% set s = var('scoring') %}
 -- Every account's score as of the run: decayed, weighted signal points -> 0-100 -> tier.
--- Day grain: signals on UTC days up to and including the as-of date count; a signal's age is
--- whole days from its day to the as-of date (0 for the as-of day itself).
+-- Signals that occurred at or before the as-of time count (earlier days from the daily aggregate,
+-- the as-of day itself from core.signals up to the as-of time); a signal's age is whole days from
+-- its UTC day to the as-of date (0 for the as-of day itself).
 WITH as_of AS (
     SELECT {{ as_of() }} AS snapshot_at, CAST({{ as_of() }} AS DATE) AS as_of_day
 ),
@@ -17,7 +18,20 @@ daily AS (
     FROM {{ ref('daily_account_signals') }} d
     CROSS JOIN as_of a
     WHERE d.company_id IS NOT NULL
-      AND d.day <= a.as_of_day
+      AND d.day < a.as_of_day
+    UNION ALL
+    SELECT
+        s.organization_id,
+        s.company_id,
+        s.signal_type,
+        CAST(count(*) AS BIGINT) AS signals,
+        max(s.occurred_at) AS last_occurred_at,
+        CAST(0 AS BIGINT) AS age_days
+    FROM {{ source('core', 'signals') }} s
+    WHERE s.company_id IS NOT NULL
+      AND s.occurred_at >= CAST(CAST({{ as_of() }} AS DATE) AS TIMESTAMPTZ)
+      AND s.occurred_at <= {{ as_of() }}
+    GROUP BY s.organization_id, s.company_id, s.signal_type
 ),
 points AS (
     SELECT
