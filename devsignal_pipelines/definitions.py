@@ -10,7 +10,6 @@ from devsignal_pipelines.defs.core import assets as core_assets
 from devsignal_pipelines.defs.enrich import assets as enrich_assets
 from devsignal_pipelines.defs.enrich import crm_assets
 from devsignal_pipelines.defs.identity import assets as identity_assets
-from devsignal_pipelines.defs.models import assets as model_assets
 from devsignal_pipelines.defs.ingest.stackoverflow import assets as stackoverflow_assets
 from devsignal_pipelines.defs.ingest.twitter import assets as twitter_assets
 from devsignal_pipelines.defs.jobs import (
@@ -19,6 +18,7 @@ from devsignal_pipelines.defs.jobs import (
     stackoverflow_sync_job,
     twitter_sync_job,
 )
+from devsignal_pipelines.defs.models import assets as model_assets
 from devsignal_pipelines.defs.resources import (
     ControlDBResource,
     EnrichmentResource,
