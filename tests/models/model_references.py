@@ -27,9 +27,14 @@ HISTORY_COLUMNS = [
 ]
 
 
+def _round(value: float, digits: int) -> float:
+    """As the SQL does: through DECIMAL(18, 6), then half away from zero to `digits` decimals."""
+    step = Decimal(1).scaleb(-digits)
+    return float(Decimal(f"{value:.6f}").quantize(step, rounding=ROUND_HALF_UP))
+
+
 def _round1(value: float) -> float:
-    """As the SQL does: through DECIMAL(18, 6), then half away from zero to one decimal."""
-    return float(Decimal(f"{value:.6f}").quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return _round(value, 1)
 
 
 def _signals(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -364,6 +369,12 @@ def source_attribution(inputs: dict, scores: pd.DataFrame, as_of: datetime) -> p
             credit.get((o, src), {}).get(key, 0)
             for o, src in zip(out["organization_id"], out["source"], strict=True)
         ]
+    for column in (
+        "pipeline_value_first_touch",
+        "pipeline_value_last_touch",
+        "pipeline_value_linear",
+    ):
+        out[column] = [_round(v, 2) for v in out[column]]
     touched = s[s["company_id"].notna()][
         ["organization_id", "source", "company_id"]
     ].drop_duplicates()
@@ -373,6 +384,7 @@ def source_attribution(inputs: dict, scores: pd.DataFrame, as_of: datetime) -> p
         )
         .groupby(["organization_id", "source"])["score"]
         .mean()
+        .map(lambda v: _round(v, 4))
         .rename("avg_account_score")
     )
     return out.join(avg, on=["organization_id", "source"])

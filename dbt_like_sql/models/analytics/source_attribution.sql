@@ -63,14 +63,17 @@ credit AS (
         organization_id,
         source,
         CAST(count(*) AS BIGINT) AS deals_touched,
-        CAST(sum(CASE WHEN from_first = 1 THEN amount ELSE 0 END) AS DOUBLE) AS first_touch,
-        CAST(sum(CASE WHEN from_last = 1 THEN amount ELSE 0 END) AS DOUBLE) AS last_touch,
-        CAST(sum(CAST(amount AS DOUBLE) * touches / deal_touches) AS DOUBLE) AS linear
+        CAST(round(CAST(sum(CASE WHEN from_first = 1 THEN amount ELSE 0 END) AS DECIMAL(18, 6)), 2) AS DOUBLE) AS first_touch,
+        CAST(round(CAST(sum(CASE WHEN from_last = 1 THEN amount ELSE 0 END) AS DECIMAL(18, 6)), 2) AS DOUBLE) AS last_touch,
+        -- Rounded to cents (through DECIMAL, as elsewhere): a parallel float sum's last digits
+        -- depend on the order it adds in, and a re-run must give byte-identical tables.
+        CAST(round(CAST(sum(CAST(amount AS DOUBLE) * touches / deal_touches) AS DECIMAL(18, 6)), 2) AS DOUBLE) AS linear
     FROM ranked
     GROUP BY organization_id, source
 ),
 scores AS (
-    SELECT t.organization_id, t.source, CAST(avg(a.score) AS DOUBLE) AS avg_account_score
+    SELECT t.organization_id, t.source,
+           CAST(round(CAST(avg(a.score) AS DECIMAL(18, 6)), 4) AS DOUBLE) AS avg_account_score
     FROM per_account t
     JOIN {{ ref('account_scores') }} a
       ON a.organization_id = t.organization_id AND a.company_id = t.company_id

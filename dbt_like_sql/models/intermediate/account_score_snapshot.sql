@@ -73,6 +73,7 @@ SELECT
     END AS tier,
     CAST(s.signals AS BIGINT) AS signals,
     s.last_signal_at,
-    CAST(s.raw_points AS DOUBLE) AS raw_points
+    -- To 6 decimals: a parallel float sum's last digits depend on its order; re-runs must match.
+    CAST(round(CAST(s.raw_points AS DECIMAL(18, 6)), 6) AS DOUBLE) AS raw_points
 FROM scored s
 CROSS JOIN as_of a
