@@ -34,6 +34,33 @@ SCORING = [
 ]
 
 
+@pytest.fixture
+def warehouse(stores: dict[str, str]) -> Warehouse:
+    """A warehouse holding a small generated world (3 organizations, 60 accounts)."""
+    store = Warehouse(stores["warehouse"])
+    store.ensure_tables()
+    frames = generate_analytics_inputs(seed=3, accounts=60, signals=4000, anchor=ANCHOR)
+    with store.transaction() as tx:
+        for spec in (CORE_COMPANIES, CORE_CONTACTS, CORE_DEALS, CORE_SIGNALS):
+            tx.merge(spec, frames[spec.qualified_name])
+    return store
+
+
+@pytest.fixture
+def control(stores: dict[str, str]) -> ControlDB:
+    control = ControlDB(stores["control"])
+    control.create_all()
+    return control
+
+
+@pytest.fixture
+def defs(stores: dict[str, str]) -> dg.Definitions:
+    return build_definitions(
+        warehouse=WarehouseResource(url=stores["warehouse"]),
+        control_db=ControlDBResource(url=stores["control"]),
+    )
+
+
 def _events(control: ControlDB) -> list[tuple[str, str]]:
     with control.engine.connect() as conn:
         rows = conn.execute(
@@ -42,19 +69,9 @@ def _events(control: ControlDB) -> list[tuple[str, str]]:
     return sorted((r.id, r.event_type) for r in rows)
 
 
-def test_each_scoring_run_emits_the_changes_once(stores: dict[str, str]) -> None:
-    warehouse = Warehouse(stores["warehouse"])
-    warehouse.ensure_tables()
-    frames = generate_analytics_inputs(seed=3, accounts=60, signals=4000, anchor=ANCHOR)
-    with warehouse.transaction() as tx:
-        for spec in (CORE_COMPANIES, CORE_CONTACTS, CORE_DEALS, CORE_SIGNALS):
-            tx.merge(spec, frames[spec.qualified_name])
-    control = ControlDB(stores["control"])
-    control.create_all()
-    defs = build_definitions(
-        warehouse=WarehouseResource(url=stores["warehouse"]),
-        control_db=ControlDBResource(url=stores["control"]),
-    )
+def test_each_scoring_run_emits_the_changes_once(
+    warehouse: Warehouse, control: ControlDB, defs: dg.Definitions
+) -> None:
     week_ago, now = (ANCHOR - timedelta(days=7)).isoformat(), ANCHOR.isoformat()
     with dg.DagsterInstance.ephemeral() as instance:
         first = run_sql_models(defs, instance, select=SCORING, as_of=week_ago)
@@ -89,20 +106,11 @@ def _outbox_down(*args: object) -> int:
 
 
 def test_a_failed_outbox_write_rolls_the_snapshot_back(
-    stores: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    warehouse: Warehouse,
+    control: ControlDB,
+    defs: dg.Definitions,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    warehouse = Warehouse(stores["warehouse"])
-    warehouse.ensure_tables()
-    frames = generate_analytics_inputs(seed=3, accounts=60, signals=4000, anchor=ANCHOR)
-    with warehouse.transaction() as tx:
-        for spec in (CORE_COMPANIES, CORE_CONTACTS, CORE_DEALS, CORE_SIGNALS):
-            tx.merge(spec, frames[spec.qualified_name])
-    control = ControlDB(stores["control"])
-    control.create_all()
-    defs = build_definitions(
-        warehouse=WarehouseResource(url=stores["warehouse"]),
-        control_db=ControlDBResource(url=stores["control"]),
-    )
     snapshots = "SELECT count(DISTINCT snapshot_at) FROM core.account_score_history"
     with dg.DagsterInstance.ephemeral() as instance:
         week_ago, now = (ANCHOR - timedelta(days=7)).isoformat(), ANCHOR.isoformat()
@@ -124,13 +132,7 @@ def test_a_failed_outbox_write_rolls_the_snapshot_back(
 
 
 @pytest.mark.parametrize("stores", ["duckdb"], indirect=True)
-def test_an_account_merged_away_leaves_the_current_scores(stores: dict[str, str]) -> None:
-    warehouse = Warehouse(stores["warehouse"])
-    warehouse.ensure_tables()
-    frames = generate_analytics_inputs(seed=3, accounts=60, signals=4000, anchor=ANCHOR)
-    with warehouse.transaction() as tx:
-        for spec in (CORE_COMPANIES, CORE_CONTACTS, CORE_DEALS, CORE_SIGNALS):
-            tx.merge(spec, frames[spec.qualified_name])
+def test_an_account_merged_away_leaves_the_current_scores(warehouse: Warehouse) -> None:
     project = load_project()
     run_models(project, warehouse, select=SCORING, as_of=ANCHOR - timedelta(days=7))
     gone, kept = warehouse.read_df(

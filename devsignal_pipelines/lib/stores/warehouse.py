@@ -12,7 +12,7 @@ import io
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,13 +179,7 @@ class Warehouse:
         return None if frame.empty else frame.iat[0, 0]
 
     def table_exists(self, qualified_name: str) -> bool:
-        schema, name = qualified_name.split(".")
-        return bool(
-            self.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :n",
-                {"s": schema, "n": name},
-            )
-        )
+        return _table_exists(self.read_df, qualified_name)
 
     # --- schema --------------------------------------------------------------------------------
 
@@ -238,6 +232,10 @@ class WarehouseTransaction:
     def execute_sql(self, sql: str) -> None:
         """Run SQL exactly as written (no `:name` parameters), e.g. a compiled model."""
         raise NotImplementedError
+
+    def table_exists(self, qualified_name: str) -> bool:
+        """Whether the table exists as this transaction sees it."""
+        return _table_exists(self.fetch_df, qualified_name)
 
     def _stage(self, spec: TableSpec, frame: pd.DataFrame) -> str:
         """Make `frame` queryable as a relation shaped like `spec`; return its name."""
@@ -374,6 +372,15 @@ def _prepare(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
                     ~has_nul, frame[column.name].str.replace("\x00", "", regex=False)
                 )
     return frame
+
+
+def _table_exists(read: Callable[..., pd.DataFrame], qualified_name: str) -> bool:
+    schema, name = qualified_name.split(".")
+    found = read(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = :s AND table_name = :n",
+        {"s": schema, "n": name},
+    )
+    return bool(int(found.iat[0, 0]))
 
 
 def _adhoc_spec(name: str, types: Mapping[str, str]) -> TableSpec:

@@ -236,12 +236,7 @@ def emit_score_events(
             "(the snapshot_at stored in core.account_score_history)"
         )
     read = warehouse.fetch_df if isinstance(warehouse, WarehouseTransaction) else warehouse.read_df
-    schema, table = SCORE_HISTORY.split(".")
-    exists = read(
-        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = :s AND table_name = :n",
-        {"s": schema, "n": table},
-    )
-    if not int(exists.iat[0, 0]):
+    if not warehouse.table_exists(SCORE_HISTORY):
         raise LookupError(
             f"{SCORE_HISTORY} does not exist in the warehouse; materialize it before emitting "
             "score events"
