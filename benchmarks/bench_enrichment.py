@@ -18,12 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from devsignal_pipelines.demo.seed import seed_crm
-from devsignal_pipelines.lib.clients.enrichment import EnrichmentClient
-from devsignal_pipelines.lib.enrichment_sync import sync_enrichment
+from devsignal_pipelines.lib.sources.enrichment.client import EnrichmentClient
+from devsignal_pipelines.lib.sources.enrichment.sync import sync_enrichment
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.tables import RAW_ENRICHMENT_CACHE
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
-from devsignal_pipelines.sandbox.enrichment_api import enrichment_api
+from devsignal_pipelines.sandbox.enrichment.api import enrichment_api
 from devsignal_pipelines.sandbox.records import Company
 from devsignal_pipelines.sandbox.server import SandboxServer
 from devsignal_pipelines.sandbox.world import generate_world

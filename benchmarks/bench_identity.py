@@ -44,7 +44,7 @@ def _stores(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def prepare(args: argparse.Namespace) -> dict:
-    from devsignal_pipelines.lib.crm import insert_missing_frame
+    from devsignal_pipelines.lib.sources.crm.frames import insert_missing_frame
     from devsignal_pipelines.lib.stores import control as c
     from devsignal_pipelines.lib.stores.control import ControlDB
     from devsignal_pipelines.lib.stores.tables import RAW_SO_USERS, RAW_TWITTER_USERS
@@ -96,7 +96,7 @@ def prepare(args: argparse.Namespace) -> dict:
 
 
 def resolve(args: argparse.Namespace) -> dict:
-    from devsignal_pipelines.lib.identity_resolve import resolve_identities
+    from devsignal_pipelines.lib.identity.resolve import resolve_identities
     from devsignal_pipelines.lib.stores.control import ControlDB
     from devsignal_pipelines.lib.stores.warehouse import Warehouse
 
@@ -118,7 +118,7 @@ def resolve(args: argparse.Namespace) -> dict:
 
 
 def score(args: argparse.Namespace) -> dict:
-    from devsignal_pipelines.lib.identity import score_links
+    from devsignal_pipelines.lib.identity.rules import score_links
     from devsignal_pipelines.lib.stores.warehouse import Warehouse
 
     warehouse_url, _ = _stores(args)

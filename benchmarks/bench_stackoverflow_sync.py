@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_twitter_sync import TOKEN, _free_port, _start_sandbox
-from devsignal_pipelines.lib.clients.stackexchange import StackExchangeClient
-from devsignal_pipelines.lib.stackoverflow_sync import sync_stackoverflow
+from devsignal_pipelines.lib.sources.stackoverflow.client import StackExchangeClient
+from devsignal_pipelines.lib.sources.stackoverflow.sync import sync_stackoverflow
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.sandbox.vocabulary import ORGANIZATIONS
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import httpx
 
-from devsignal_pipelines.lib.clients.x_api import XApiClient
+from devsignal_pipelines.lib.sources.twitter.client import XApiClient
+from devsignal_pipelines.lib.sources.twitter.sync import sync_twitter_mentions
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
-from devsignal_pipelines.lib.twitter_sync import sync_twitter_mentions
 from devsignal_pipelines.sandbox.vocabulary import ORGANIZATIONS
 
 # tweets=N generates N posts over all three products; ~38% match one organization's query.

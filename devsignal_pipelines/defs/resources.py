@@ -12,10 +12,10 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from devsignal_pipelines.lib.clients.enrichment import EnrichmentClient
-from devsignal_pipelines.lib.clients.http import RetryPolicy
-from devsignal_pipelines.lib.clients.stackexchange import StackExchangeClient
-from devsignal_pipelines.lib.clients.x_api import XApiClient
+from devsignal_pipelines.lib.sources.enrichment.client import EnrichmentClient
+from devsignal_pipelines.lib.sources.http import RetryPolicy
+from devsignal_pipelines.lib.sources.stackoverflow.client import StackExchangeClient
+from devsignal_pipelines.lib.sources.twitter.client import XApiClient
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.settings import load_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from devsignal_pipelines.lib.identity import score_links
+from devsignal_pipelines.lib.identity.rules import score_links
 from devsignal_pipelines.lib.stores.tables import WAREHOUSE_TABLES
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.sandbox.world import World

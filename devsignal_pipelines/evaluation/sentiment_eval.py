@@ -4,7 +4,7 @@
 
 Each labelled set (see PROVENANCE.md in the data dir) is split 70/30, stratified, with a fixed seed.
 The neutral band is tuned on the training parts only and every reported number is macro-F1 on the
-held-out parts. The tuned band is printed next to the one shipped in lib/sentiment.py, so a change
+held-out parts. The tuned band is printed next to the one shipped in lib/classify/sentiment.py, so a change
 to the lexicon that moves the optimum shows up here. The last table is the training-split evidence
 behind each DEV_LEXICON entry.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from devsignal_pipelines.lib.sentiment import (
+from devsignal_pipelines.lib.classify.sentiment import (
     DEV_LEXICON,
     NEGATIVE_THRESHOLD,
     NO_WORRIES_PATTERN,

@@ -13,13 +13,13 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from devsignal_pipelines.sandbox.control import control_routes
-from devsignal_pipelines.sandbox.enrichment_api import enrichment_routes
+from devsignal_pipelines.sandbox.enrichment.api import enrichment_routes
 from devsignal_pipelines.sandbox.faults import Faults
 from devsignal_pipelines.sandbox.request_log import RequestLogMiddleware
-from devsignal_pipelines.sandbox.stackexchange import stackexchange_routes
+from devsignal_pipelines.sandbox.stackexchange.api import stackexchange_routes
 from devsignal_pipelines.sandbox.state import SandboxState
 from devsignal_pipelines.sandbox.world import World
-from devsignal_pipelines.sandbox.x_api import x_routes
+from devsignal_pipelines.sandbox.x.api import x_routes
 
 ROUTE_MODULES: tuple[Callable[[SandboxState], list[BaseRoute]], ...] = (
     x_routes,

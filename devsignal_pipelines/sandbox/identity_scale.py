@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from devsignal_pipelines.lib.identity import new_contact_id
+from devsignal_pipelines.lib.identity.rules import new_contact_id
 from devsignal_pipelines.lib.json_frames import dumps_column
 from devsignal_pipelines.lib.stores.tables import RAW_SO_USERS, RAW_TWITTER_USERS
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from devsignal_pipelines.sandbox.faults import Fault, Faults
 from devsignal_pipelines.sandbox.ratelimit import RateLimiter
 from devsignal_pipelines.sandbox.request_log import LoggedRequest
-from devsignal_pipelines.sandbox.se_throttle import StackExchangeLimits
+from devsignal_pipelines.sandbox.stackexchange.throttle import StackExchangeLimits
 from devsignal_pipelines.sandbox.world import World
 
 _MAX_LOGGED = 100_000  # keeps a long benchmark from growing memory without bound

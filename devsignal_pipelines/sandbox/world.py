@@ -30,10 +30,10 @@ from devsignal_pipelines.sandbox.records import (
     StackOverflowUserTruth,
     TwitterUserTruth,
 )
-from devsignal_pipelines.sandbox.so_world import generate_stackoverflow
+from devsignal_pipelines.sandbox.stackexchange.world import generate_stackoverflow
 from devsignal_pipelines.sandbox.vocabulary import ORGANIZATIONS
-from devsignal_pipelines.sandbox.x_people import generate_people
-from devsignal_pipelines.sandbox.x_tweets import generate_tweets
+from devsignal_pipelines.sandbox.x.people import generate_people
+from devsignal_pipelines.sandbox.x.tweets import generate_tweets
 
 __all__ = [
     "Company",

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from devsignal_pipelines.cli import main
+from devsignal_pipelines.cli.main import main
 
 DUCKDB_ONLY = pytest.mark.parametrize("stores", ["duckdb"], indirect=True)
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from devsignal_pipelines.lib.firmographics import map_company
+from devsignal_pipelines.lib.sources.enrichment.firmographics import map_company
 from devsignal_pipelines.lib.stores import control as c
-from devsignal_pipelines.sandbox.enrichment_api import enrichment_api
+from devsignal_pipelines.sandbox.enrichment.api import enrichment_api
 from devsignal_pipelines.sandbox.faults import Faults
 from tests.integration.conftest import TOKEN_ENV
 

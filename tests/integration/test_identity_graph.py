@@ -15,12 +15,12 @@ from devsignal_pipelines.defs.identity.assets import identity_links
 from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource
 from devsignal_pipelines.demo.seed import seed_crm
 from devsignal_pipelines.demo.summary import identity_scores_by_platform
-from devsignal_pipelines.lib.identity_explain import explain_contact
-from devsignal_pipelines.lib.stackoverflow_sync import users_frame as so_users_frame
+from devsignal_pipelines.lib.identity.explain import explain_contact
+from devsignal_pipelines.lib.sources.stackoverflow.sync import users_frame as so_users_frame
+from devsignal_pipelines.lib.sources.twitter.sync import users_frame as x_users_frame
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.tables import RAW_SO_USERS, RAW_TWITTER_USERS
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
-from devsignal_pipelines.lib.twitter_sync import users_frame as x_users_frame
 from devsignal_pipelines.sandbox.world import World
 from tests.integration.conftest import expected_tweet_ids
 

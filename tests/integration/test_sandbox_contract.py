@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from devsignal_pipelines.lib.clients.x_api import (
+from devsignal_pipelines.lib.sources.twitter.client import (
     XApiAuthError,
     XApiClient,
     build_query,

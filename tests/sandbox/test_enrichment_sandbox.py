@@ -19,9 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devsignal_pipelines.sandbox.enrichment_api import enrichment_api
-from devsignal_pipelines.sandbox.faults import FaultKind, Faults
-from devsignal_pipelines.sandbox.firmographics import (
+from devsignal_pipelines.sandbox.enrichment.api import enrichment_api
+from devsignal_pipelines.sandbox.enrichment.firmographics import (
     COMPANY,
     FOUND,
     FREE_MAIL_DOMAINS,
@@ -33,6 +32,7 @@ from devsignal_pipelines.sandbox.firmographics import (
     Firmographics,
     LookupTruth,
 )
+from devsignal_pipelines.sandbox.faults import FaultKind, Faults
 from devsignal_pipelines.sandbox.server import SandboxServer
 from devsignal_pipelines.sandbox.world import World, generate_world
 
@@ -439,7 +439,7 @@ def test_records_depend_only_on_the_record_not_on_order_process_or_hash_seed(
     assert all(alone.company(c.domain) == truth.company(c.domain) for c in world.companies[-5:])
     script = (
         "from datetime import UTC, datetime\n"
-        "from devsignal_pipelines.sandbox.firmographics import Firmographics\n"
+        "from devsignal_pipelines.sandbox.enrichment.firmographics import Firmographics\n"
         "from devsignal_pipelines.sandbox.world import generate_world\n"
         "from tests.sandbox.test_enrichment_sandbox import _digest\n"
         "world = generate_world(seed=7, anchor=datetime(2025, 3, 1, tzinfo=UTC))\n"

@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import pytest
 
 from devsignal_pipelines.sandbox.crm import normalized_name
-from devsignal_pipelines.sandbox.so_index import StackOverflowIndex
-from devsignal_pipelines.sandbox.so_world import generate_stackoverflow
+from devsignal_pipelines.sandbox.stackexchange.index import StackOverflowIndex
+from devsignal_pipelines.sandbox.stackexchange.world import generate_stackoverflow
 from devsignal_pipelines.sandbox.world import World, generate_world
 
 ANCHOR = datetime(2025, 3, 1, tzinfo=UTC)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from devsignal_pipelines.lib import sentiment
-from devsignal_pipelines.lib.classify import (
+from devsignal_pipelines.lib.classify import sentiment
+from devsignal_pipelines.lib.classify.texts import (
     SENTIMENT_LABELS,
     TWEET_TYPE_PRECEDENCE,
     TWEET_TYPES,

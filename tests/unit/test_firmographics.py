@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from devsignal_pipelines.lib.firmographics import (
+from devsignal_pipelines.lib.sources.enrichment.firmographics import (
     COMPANY_FIELDS,
     PERSON_FIELDS,
     is_legacy_company,

@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from devsignal_pipelines.lib.clients.http import (
+from devsignal_pipelines.lib.sources.http import (
     RetryPolicy,
     TransientHTTPError,
     retry_after_seconds,
 )
-from devsignal_pipelines.lib.clients.x_api import XApiAuthError, XApiClient
+from devsignal_pipelines.lib.sources.twitter.client import XApiAuthError, XApiClient
 
 OK = {"data": [], "meta": {"result_count": 0}}
 

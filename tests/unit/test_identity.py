@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from devsignal_pipelines.lib.identity import (
+from devsignal_pipelines.lib.identity.rules import (
     is_free_domain,
     is_full_name,
     new_contact_id,

@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from devsignal_pipelines.lib import identity_resolve
-from devsignal_pipelines.lib.identity import new_contact_id
-from devsignal_pipelines.lib.identity_explain import explain_contact, explain_identity
-from devsignal_pipelines.lib.identity_resolve import prepare_transaction, resolve_identities
+from devsignal_pipelines.lib.identity import resolve as identity_resolve
+from devsignal_pipelines.lib.identity.explain import explain_contact, explain_identity
+from devsignal_pipelines.lib.identity.resolve import prepare_transaction, resolve_identities
+from devsignal_pipelines.lib.identity.rules import new_contact_id
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.tables import RAW_SO_USERS, RAW_TWITTER_USERS

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from devsignal_pipelines.lib.identity import (
+from devsignal_pipelines.lib.identity.rules import (
     is_full_name,
     new_contact_id,
     normalize_name,
     url_domain,
 )
-from devsignal_pipelines.lib.identity_sql import (
+from devsignal_pipelines.lib.identity.sql import (
     contact_id_sql,
     email_sql,
     is_full_name_sql,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from devsignal_pipelines.lib.clients.http import MalformedBodyError
-from devsignal_pipelines.lib.clients.stackexchange import check_wrapper
-from devsignal_pipelines.lib.stackoverflow_sync import (
+from devsignal_pipelines.lib.sources.http import MalformedBodyError
+from devsignal_pipelines.lib.sources.stackoverflow.client import check_wrapper
+from devsignal_pipelines.lib.sources.stackoverflow.sync import (
     answer_problem,
     question_problem,
     user_problem,

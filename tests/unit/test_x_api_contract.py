@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from devsignal_pipelines.lib.clients.http import MalformedBodyError
-from devsignal_pipelines.lib.clients.x_api import build_query, parse_search_page
+from devsignal_pipelines.lib.sources.http import MalformedBodyError
+from devsignal_pipelines.lib.sources.twitter.client import build_query, parse_search_page
 from tests.conftest import SHARED
 
 FIXTURES = SHARED / "fixtures" / "twitter"

@@ -11,13 +11,13 @@ from devsignal_pipelines.defs.tables import (
     partition_row_counts,
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib import crm
 from devsignal_pipelines.lib.signals import (
     combine_signals,
     product_signals,
     stackoverflow_signals,
     tweet_signals,
 )
+from devsignal_pipelines.lib.sources.crm import frames as crm
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
 from devsignal_pipelines.lib.webhooks.emit import emit_changes
 

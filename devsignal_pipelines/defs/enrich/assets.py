@@ -11,10 +11,10 @@ from devsignal_pipelines.defs.resources import (
 )
 from devsignal_pipelines.defs.tables import OWNERS, definition_metadata, partition_row_counts
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib.clients.enrichment import EnrichmentAuthError, EnrichmentError
-from devsignal_pipelines.lib.clients.http import RateLimitExhaustedError, TransientHTTPError
-from devsignal_pipelines.lib.enriched_crm import build_coverage
-from devsignal_pipelines.lib.enrichment_sync import KINDS, sync_enrichment
+from devsignal_pipelines.lib.sources.enrichment.client import EnrichmentAuthError, EnrichmentError
+from devsignal_pipelines.lib.sources.enrichment.enriched_crm import build_coverage
+from devsignal_pipelines.lib.sources.enrichment.sync import KINDS, sync_enrichment
+from devsignal_pipelines.lib.sources.http import RateLimitExhaustedError, TransientHTTPError
 from devsignal_pipelines.lib.stores.tables import (
     ANALYTICS_ENRICHMENT_COVERAGE,
     RAW_ENRICHMENT_CACHE,

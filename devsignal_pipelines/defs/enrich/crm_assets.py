@@ -14,8 +14,8 @@ from devsignal_pipelines.defs.tables import (
     partition_row_counts,
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib import crm
-from devsignal_pipelines.lib.enriched_crm import build_companies, build_contacts
+from devsignal_pipelines.lib.sources.crm import frames as crm
+from devsignal_pipelines.lib.sources.enrichment.enriched_crm import build_companies, build_contacts
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.tables import (
     CORE_COMPANIES,

@@ -5,8 +5,8 @@ import dagster as dg
 from devsignal_pipelines.defs.resources import WAREHOUSE_POOL, ControlDBResource, WarehouseResource
 from devsignal_pipelines.defs.tables import OWNERS, definition_metadata, partition_row_counts
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib.identity import LINK_METHODS, PLATFORMS
-from devsignal_pipelines.lib.identity_resolve import resolve_identities
+from devsignal_pipelines.lib.identity.resolve import resolve_identities
+from devsignal_pipelines.lib.identity.rules import LINK_METHODS, PLATFORMS
 from devsignal_pipelines.lib.stores.tables import CORE_IDENTITY_LINKS
 
 AUTHOR_TABLES = [dg.AssetKey(["raw", "twitter_users"]), dg.AssetKey(["raw", "so_users"])]

@@ -30,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import sqlalchemy as sa
 
-from devsignal_pipelines.lib.clients.http import retry_after_seconds
-from devsignal_pipelines.lib.crm import control_time, insert_missing_rows
+from devsignal_pipelines.lib.sources.crm.frames import control_time, insert_missing_rows
+from devsignal_pipelines.lib.sources.http import retry_after_seconds
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.webhooks.outbox import fan_out

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from devsignal_pipelines.lib.crm import control_time, insert_missing_rows
+from devsignal_pipelines.lib.sources.crm.frames import control_time, insert_missing_rows
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.webhooks.events import Event

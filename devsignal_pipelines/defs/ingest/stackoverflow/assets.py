@@ -18,9 +18,12 @@ from devsignal_pipelines.defs.tables import (
     partition_row_counts,
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib.clients.http import RateLimitExhaustedError, TransientHTTPError
-from devsignal_pipelines.lib.clients.stackexchange import StackExchangeError, StackExchangeKeyError
-from devsignal_pipelines.lib.stackoverflow_sync import sync_stackoverflow
+from devsignal_pipelines.lib.sources.http import RateLimitExhaustedError, TransientHTTPError
+from devsignal_pipelines.lib.sources.stackoverflow.client import (
+    StackExchangeError,
+    StackExchangeKeyError,
+)
+from devsignal_pipelines.lib.sources.stackoverflow.sync import sync_stackoverflow
 from devsignal_pipelines.lib.stores.tables import RAW_SO_ANSWERS, RAW_SO_QUESTIONS, RAW_SO_USERS
 
 QUESTIONS_KEY = dg.AssetKey(["raw", "so_questions"])

@@ -18,10 +18,10 @@ from devsignal_pipelines.defs.tables import (
     partition_row_counts,
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib.clients.http import RateLimitExhaustedError, TransientHTTPError
-from devsignal_pipelines.lib.clients.x_api import XApiAuthError, XApiError
+from devsignal_pipelines.lib.sources.http import RateLimitExhaustedError, TransientHTTPError
+from devsignal_pipelines.lib.sources.twitter.client import XApiAuthError, XApiError
+from devsignal_pipelines.lib.sources.twitter.sync import sync_twitter_mentions
 from devsignal_pipelines.lib.stores.tables import RAW_TWEETS, RAW_TWITTER_USERS
-from devsignal_pipelines.lib.twitter_sync import sync_twitter_mentions
 
 TWEETS_KEY = dg.AssetKey(["raw", "tweets"])
 USERS_KEY = dg.AssetKey(["raw", "twitter_users"])

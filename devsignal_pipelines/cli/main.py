@@ -1,0 +1,366 @@
+"""`devsignal`: the command line for operators and analysts.
+
+Every command reads its configuration from the DEVSIGNAL_* environment (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import datetime
+
+import click
+
+from devsignal_pipelines.cli import sql as cli_sql
+from devsignal_pipelines.cli import webhooks as cli_webhooks
+from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
+from devsignal_pipelines.settings import load_settings
+
+
+def _control() -> ControlDB:
+    control = ControlDB(load_settings().control_db_url)
+    control.create_all()
+    return control
+
+
+_TAG = re.compile(r"^[a-z0-9.#+-]{1,35}$")
+
+
+def _split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """DevSignal Pipelines: developer signals (X mentions, Stack Overflow) resolved to enriched accounts."""
+
+
+# --- organizations -----------------------------------------------------------------------------
+
+
+@main.group()
+def orgs() -> None:
+    """Organizations (tenants) and their connectors."""
+
+
+@orgs.command("add")
+@click.argument("name")
+@click.option("--display-name", help="Human-readable name (defaults to NAME).")
+def orgs_add(name: str, display_name: str | None) -> None:
+    """Create organization NAME (a slug: lower-case letters, digits, '-')."""
+    try:
+        created = _control().add_organization(name, display_name)
+    except ControlDBError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"organization {name} {'created' if created else 'already exists'}")
+
+
+@orgs.command("list")
+def orgs_list() -> None:
+    """List organizations with their enabled connectors (secrets are never shown, only variable names)."""
+    control = _control()
+    organizations = control.list_organizations()
+    if organizations.empty:
+        click.echo("no organizations yet; add one with: devsignal orgs add NAME")
+        return
+    connectors: dict[str, list[str]] = {}
+    for connector in control.connectors():
+        settings = connector["settings"] or {}
+        detail = ",".join(settings.get("keywords") or settings.get("tags") or [])
+        connectors.setdefault(connector["organization_id"], []).append(
+            f"{connector['source']}[{detail}]"
+            + (f" secret from ${connector['secret_env']}" if connector["secret_env"] else "")
+        )
+    for org in organizations.itertuples():
+        click.echo(
+            f"{org.id}\t{org.name}\t{'; '.join(connectors.get(org.id, [])) or '(no connectors)'}"
+        )
+
+
+@orgs.command("connect")
+@click.argument("name")
+@click.argument("source", type=click.Choice(["twitter", "stackoverflow", "enrichment"]))
+@click.option(
+    "--keywords", help="twitter: comma-separated keywords or phrases, e.g. 'acmedb,acme db'."
+)
+@click.option(
+    "--token-env",
+    help="twitter: NAME of the variable holding the X bearer token (read when a run starts; never stored).",
+)
+@click.option(
+    "--tags", help="stackoverflow: comma-separated tags to track, e.g. 'acmedb,acmedb-migrations'."
+)
+@click.option(
+    "--key-env",
+    help="stackoverflow: NAME of the variable holding a Stack Exchange app key (optional: 10,000 calls a day "
+    "instead of 300). enrichment: NAME of the variable holding the enrichment API key (required).",
+)
+def orgs_connect(
+    name: str,
+    source: str,
+    keywords: str | None,
+    token_env: str | None,
+    tags: str | None,
+    key_env: str | None,
+) -> None:
+    """Connect organization NAME to SOURCE (replaces its previous settings for SOURCE)."""
+    from devsignal_pipelines.lib.sources.twitter.client import build_query
+
+    try:
+        if source == "twitter":
+            if not keywords or not token_env:
+                raise click.UsageError("twitter needs --keywords 'a,b' and --token-env VAR_NAME")
+            settings, secret_env = {"keywords": _split_list(keywords)}, token_env
+            build_query(settings["keywords"])
+        elif source == "enrichment":
+            if not key_env:
+                raise click.UsageError(
+                    "enrichment needs --key-env VAR_NAME (the variable holding the API key)"
+                )
+            settings, secret_env = {}, key_env
+        else:
+            tag_list = [t.lower() for t in _split_list(tags or "")]
+            if not tag_list:
+                raise click.UsageError("stackoverflow needs --tags 'tag1,tag2'")
+            if any(not _TAG.match(t) for t in tag_list):
+                raise click.UsageError(
+                    f"tags must look like Stack Overflow tags (e.g. 'python-3.x'), got {tag_list}"
+                )
+            settings, secret_env = {"tags": tag_list}, key_env
+        _control().connect_source(name, source, settings, secret_env)
+    except (ControlDBError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    detail = ", ".join(f"{k} {v}" for k, v in settings.items())
+    click.echo(
+        f"{name} connected to {source}: {detail}"
+        + (f", secret from ${secret_env}" if secret_env else "")
+    )
+    if secret_env and secret_env not in os.environ:
+        click.echo(
+            f"note: {secret_env} is not set in this shell; set it wherever Dagster runs", err=True
+        )
+
+
+@orgs.command("disconnect")
+@click.argument("name")
+@click.argument("source", type=click.Choice(["twitter", "stackoverflow", "enrichment"]))
+def orgs_disconnect(name: str, source: str) -> None:
+    """Stop syncing SOURCE for NAME (data already in the warehouse stays)."""
+    try:
+        changed = _control().disconnect_source(name, source)
+    except ControlDBError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"{name} {'disconnected from' if changed else 'was not connected to'} {source}")
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+@main.command("sync")
+@click.argument("organization")
+@click.option(
+    "--source",
+    type=click.Choice(["twitter", "stackoverflow", "enrichment", "all"]),
+    default="all",
+    show_default=True,
+)
+def sync(organization: str, source: str) -> None:
+    """Run ORGANIZATION's assets for SOURCE through Dagster now (the same job the schedules run)."""
+    from devsignal_pipelines.definitions import defs
+    from devsignal_pipelines.instance import get_instance
+    from devsignal_pipelines.runner import run_organization
+
+    if not _control().connectors(org_id=organization):
+        raise click.UsageError(
+            f"organization {organization!r} has no enabled connector; see `devsignal orgs list`"
+        )
+    outcome = run_organization(
+        defs, get_instance(), organization, source, on_event=lambda line: click.echo(f"  {line}")
+    )
+    if not outcome.success:
+        click.echo(f"sync failed for {organization}: {outcome.error}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{organization}: {outcome.job_name} succeeded in {outcome.seconds:.1f}s (run {outcome.run_id})"
+    )
+
+
+@main.command("demo")
+@click.option("--seed", default=7, show_default=True, help="World seed for the sandbox.")
+@click.option("--scale", default=1.0, show_default=True, help="World size multiplier.")
+def demo(seed: int, scale: float) -> None:
+    """Run the whole pipeline against the local sandbox API and print what it produced."""
+    from devsignal_pipelines.demo.runner import run_demo
+
+    sys.exit(0 if run_demo(seed=seed, scale=scale, echo=click.echo) else 1)
+
+
+@main.command("dev")
+@click.option("--port", default=3000, show_default=True, help="Dagster UI port.")
+@click.option(
+    "--sandbox/--no-sandbox",
+    default=True,
+    show_default=True,
+    help="Also serve the sandbox API (on port 8765) so scheduled syncs have an X API to talk to.",
+)
+def dev(port: int, sandbox: bool) -> None:
+    """Open the Dagster UI (dagster dev) on the instance the demo and `devsignal sync` use."""
+    from devsignal_pipelines.demo.runner import dev_environment
+
+    os.execvpe(
+        sys.executable,
+        [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)],
+        dev_environment(with_sandbox=sandbox),
+    )
+
+
+# --- sandbox -----------------------------------------------------------------------------------
+
+
+@main.group()
+def sandbox() -> None:
+    """The local API server used by the demo, the tests and the benchmarks."""
+
+
+@sandbox.command("serve")
+@click.option("--port", default=8765, show_default=True)
+@click.option(
+    "--seed", default=7, show_default=True, help="World seed: the same seed gives the same world."
+)
+@click.option(
+    "--scale", default=1.0, show_default=True, help="World size multiplier (1.0 = ~1,500 posts)."
+)
+@click.option(
+    "--tweets", type=int, help="Exact number of posts to generate (overrides --scale for posts)."
+)
+@click.option(
+    "--faults",
+    default="",
+    help="Fault knobs, e.g. '5xx=0.2,429=0.1:2,slow=0.05:0.5,malformed=0.05,partial=0.1,backoff=0.05:2,"
+    "limit=450/900,quota=10000/300' (see sandbox/faults.py).",
+)
+@click.option(
+    "--token-env",
+    default="DEVSIGNAL_DEMO_X_TOKEN",
+    show_default=True,
+    help="Variable holding the credential the sandbox accepts (X bearer token, Stack Exchange key, enrichment "
+    "key); unset: sandbox-token.",
+)
+@click.option("--anchor", help="The world's 'now' (ISO 8601, UTC); default today 00:00 UTC.")
+@click.option(
+    "--seed-control-db",
+    is_flag=True,
+    help="Also load the world's organizations and CRM into the control DB.",
+)
+def sandbox_serve(
+    port: int,
+    seed: int,
+    scale: float,
+    tweets: int | None,
+    faults: str,
+    token_env: str,
+    anchor: str | None,
+    seed_control_db: bool,
+) -> None:
+    """Serve the X API v2, Stack Exchange 2.3 and Clearbit-style enrichment subsets for a seeded world."""
+    from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_crm
+    from devsignal_pipelines.sandbox.faults import Faults
+    from devsignal_pipelines.sandbox.server import serve
+    from devsignal_pipelines.sandbox.world import generate_world
+
+    token = os.environ.get(token_env, "sandbox-token")
+    anchor_at = datetime.fromisoformat(anchor) if anchor else None
+    if seed_control_db:
+        world = generate_world(seed=seed, scale=scale, tweets=tweets, anchor=anchor_at)
+        control = _control()
+        counts = seed_crm(control, world)
+        # One credential for the three sandbox APIs: the variable named by --token-env.
+        connect_demo_organizations(
+            control, world, token_env, se_key_env=token_env, enrichment_key_env=token_env
+        )
+        click.echo(f"control DB seeded: {counts}")
+    url = f"http://127.0.0.1:{port}"
+    click.echo(
+        f"sandbox APIs on {url} (seed {seed}); point the pipeline at it with\n"
+        f"  export DEVSIGNAL_X_API_URL={url} DEVSIGNAL_STACKEXCHANGE_API_URL={url} DEVSIGNAL_ENRICHMENT_API_URL={url}"
+    )
+    serve(
+        port=port,
+        seed=seed,
+        scale=scale,
+        faults=Faults.from_spec(faults),
+        tokens=[token],
+        tweets=tweets,
+        anchor=anchor_at,
+    )
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+
+@main.group()
+def identity() -> None:
+    """The identity graph: which author is which contact, and why."""
+
+
+@identity.command("explain")
+@click.argument("organization")
+@click.option("--contact", "contact_id", help="Explain every identity linked to this contact id.")
+@click.option("--platform", type=click.Choice(["twitter", "stackoverflow"]), help="With --user-id.")
+@click.option(
+    "--user-id", help="Explain one platform account (X user id or Stack Overflow user_id)."
+)
+def identity_explain(
+    organization: str, contact_id: str | None, platform: str | None, user_id: str | None
+) -> None:
+    """Print why identities are linked: method, confidence, the evidence that matched, and when."""
+    from devsignal_pipelines.lib.identity.explain import explain_contact, explain_identity
+    from devsignal_pipelines.lib.stores.warehouse import Warehouse
+
+    if bool(contact_id) == bool(platform and user_id):
+        raise click.UsageError(
+            "pass either --contact ID, or --platform twitter|stackoverflow with --user-id ID"
+        )
+    warehouse = Warehouse(load_settings().warehouse_url)
+    try:
+        if contact_id:
+            text = explain_contact(warehouse, _control(), organization, contact_id)
+        else:
+            text = explain_identity(warehouse, _control(), organization, platform, user_id)
+    except LookupError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(text)
+
+
+# --- analysts ----------------------------------------------------------------------------------
+
+
+@main.command("classify")
+def classify() -> None:
+    """Read texts from stdin, one per line; print one JSON object per line: sentiment, score, type."""
+    from devsignal_pipelines.lib.classify.texts import classify_texts
+
+    texts = [line.rstrip("\n") for line in sys.stdin]
+    result = classify_texts(texts)
+    for text, row in zip(texts, result.itertuples(index=False), strict=True):
+        click.echo(
+            json.dumps(
+                {
+                    "text": text,
+                    "sentiment": row.sentiment,
+                    "score": round(float(row.sentiment_score), 4),
+                    "type": row.tweet_type,
+                },
+                ensure_ascii=False,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
+
+
+main.add_command(cli_sql.sql)
+cli_webhooks.register(main, orgs)

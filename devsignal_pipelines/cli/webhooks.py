@@ -1,0 +1,204 @@
+"""`devsignal webhooks ...`, `devsignal api` and `devsignal orgs api-key`."""
+
+from __future__ import annotations
+
+import click
+
+from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
+from devsignal_pipelines.lib.webhooks.events import EVENT_TYPES, UnknownEventTypeError
+from devsignal_pipelines.lib.webhooks.secrets import SecretKeyError
+from devsignal_pipelines.lib.webhooks.settings import WebhookSettingsError, load_webhook_settings
+from devsignal_pipelines.lib.webhooks.ssrf import UnsafeTargetError
+from devsignal_pipelines.settings import load_settings
+
+_USER_ERRORS = (
+    ControlDBError,
+    UnknownEventTypeError,
+    UnsafeTargetError,
+    SecretKeyError,
+    WebhookSettingsError,
+    LookupError,
+)
+
+
+def _control() -> ControlDB:
+    # cli/main.py imports this module, so its _control() is re-created here rather than imported.
+    control = ControlDB(load_settings().control_db_url)
+    control.create_all()
+    return control
+
+
+def _fail(exc: Exception) -> click.UsageError:
+    return click.UsageError(str(exc))
+
+
+@click.group()
+def webhooks() -> None:
+    """Webhook subscriptions, their deliveries, tests and redelivery."""
+
+
+@webhooks.command("subscribe")
+@click.argument("organization")
+@click.option("--event", "event_type", required=True, type=click.Choice(list(EVENT_TYPES)))
+@click.option("--url", required=True, help="The receiver's URL (public https:// address).")
+def subscribe_cmd(organization: str, event_type: str, url: str) -> None:
+    """Subscribe URL to EVENT for ORGANIZATION; prints the signing secret once."""
+    from devsignal_pipelines.lib.webhooks import store
+
+    try:
+        sub = store.subscribe(_control(), organization, event_type, url, load_webhook_settings())
+    except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    click.echo(f"subscription {sub.id}: {organization} {event_type} -> {url}")
+    click.echo(f"signing secret (shown once, store it in the receiver): {sub.secret}")
+
+
+@webhooks.command("list")
+@click.argument("organization", required=False)
+def list_cmd(organization: str | None) -> None:
+    """List subscriptions (all organizations, or ORGANIZATION's). Secrets are never shown."""
+    from devsignal_pipelines.lib.webhooks import store
+
+    subs = store.list_subscriptions(_control(), organization)
+    if not subs:
+        click.echo(
+            "no webhook subscriptions; add one with: devsignal webhooks subscribe ORG --event TYPE --url URL"
+        )
+    for s in subs:
+        reason = f" ({s['status_reason']})" if s["status_reason"] else ""
+        click.echo(
+            f"{s['id']}\t{s['organization_id']}\t{s['event_type']}\t{s['status']}{reason}\t{s['url']}"
+        )
+
+
+def _set_status(subscription_id: str, status: str, verb: str) -> None:
+    from devsignal_pipelines.lib.webhooks import store
+
+    try:
+        store.set_status(_control(), subscription_id, status)
+    except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    click.echo(f"subscription {subscription_id} {verb}")
+
+
+@webhooks.command("pause")
+@click.argument("subscription_id")
+def pause_cmd(subscription_id: str) -> None:
+    """Stop sending to a subscription; its pending deliveries wait until it is resumed."""
+    _set_status(subscription_id, "paused", "paused")
+
+
+@webhooks.command("resume")
+@click.argument("subscription_id")
+def resume_cmd(subscription_id: str) -> None:
+    """Send to a paused or disabled subscription again (failed deliveries: see `redeliver`)."""
+    _set_status(subscription_id, "active", "resumed")
+
+
+@webhooks.command("delete")
+@click.argument("subscription_id")
+def delete_cmd(subscription_id: str) -> None:
+    """Delete a subscription; pending deliveries are cancelled, the delivery log is kept."""
+    _set_status(subscription_id, "deleted", "deleted")
+
+
+@webhooks.command("test")
+@click.argument("subscription_id")
+def test_cmd(subscription_id: str) -> None:
+    """Send the sample payload of the subscription's event type to it now (one attempt, logged)."""
+    from devsignal_pipelines.lib.webhooks.testsend import send_test
+
+    try:
+        result = send_test(_control(), subscription_id, load_webhook_settings())
+    except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    click.echo(
+        f"test {result['event_id']} to {subscription_id}: {result['status']}"
+        + (f" (HTTP {result['status_code']})" if result["status_code"] else "")
+        + (f": {result['error']}" if result["error"] else "")
+    )
+    if result["status"] != "succeeded":
+        raise SystemExit(1)
+
+
+@webhooks.command("deliveries")
+@click.argument("organization", required=False)
+@click.option("--failed", is_flag=True, help="Only deliveries that failed after their last retry.")
+@click.option("--subscription", "subscription_id", help="Only this subscription's deliveries.")
+@click.option("--limit", default=50, show_default=True)
+def deliveries_cmd(
+    organization: str | None, failed: bool, subscription_id: str | None, limit: int
+) -> None:
+    """The delivery log, newest first: one line per (event, subscription)."""
+    from devsignal_pipelines.lib.webhooks import store
+
+    frame = store.deliveries(
+        _control(), organization, subscription_id, "failed" if failed else None, limit
+    )
+    if frame.empty:
+        click.echo("no deliveries")
+    for d in frame.itertuples():
+        code = (
+            ""
+            if d.last_status_code != d.last_status_code or d.last_status_code is None
+            else f" HTTP {int(d.last_status_code)}"
+        )
+        error = f" {d.last_error}" if isinstance(d.last_error, str) and d.last_error else ""
+        click.echo(
+            f"{d.id}\t{d.organization_id}\t{d.subscription_id}\t{d.event_type}\t{d.event_id}\t"
+            f"{d.status}\tattempts={d.attempts}{code}{error}"
+        )
+
+
+@webhooks.command("redeliver")
+@click.argument("delivery_ids", nargs=-1, type=int)
+@click.option("--org", "organization", help="Every failed delivery of this organization.")
+@click.option(
+    "--subscription", "subscription_id", help="Every failed delivery of this subscription."
+)
+def redeliver_cmd(
+    delivery_ids: tuple[int, ...], organization: str | None, subscription_id: str | None
+) -> None:
+    """Queue failed (or cancelled) deliveries again with a fresh retry schedule and the same webhook id.
+
+    Give delivery ids (see `deliveries --failed`), or --org / --subscription for all their failed ones.
+    The next webhook_delivery run sends them (the retry sensor requests it).
+    """
+    from devsignal_pipelines.lib.webhooks import store
+
+    if not (delivery_ids or organization or subscription_id):
+        raise click.UsageError("give DELIVERY_IDS, or --org ORG, or --subscription ID")
+    count = store.redeliver(_control(), list(delivery_ids) or None, organization, subscription_id)
+    click.echo(f"{count} deliveries queued for redelivery")
+
+
+@click.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+def api_cmd(host: str, port: int) -> None:
+    """Serve the REST-hook API for Zapier / Make (per-organization API keys: `devsignal orgs api-key`)."""
+    import uvicorn
+
+    from devsignal_pipelines.api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@click.command("api-key")
+@click.argument("organization")
+def api_key_cmd(organization: str) -> None:
+    """Create an API key for ORGANIZATION (shown once; only its hash is stored)."""
+    from devsignal_pipelines.lib.webhooks import store
+
+    try:
+        key_id, key = store.create_api_key(_control(), organization)
+    except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    click.echo(f"API key {key_id} for {organization} (shown once, store it now): {key}")
+
+
+def register(main: click.Group, orgs: click.Group) -> None:
+    """Add the webhook commands to the CLI."""
+    main.add_command(webhooks)
+    main.add_command(api_cmd)
+    orgs.add_command(api_key_cmd)

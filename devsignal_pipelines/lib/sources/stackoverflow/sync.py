@@ -1,0 +1,365 @@
+"""Sync one organization's tracked Stack Overflow tags into raw.so_questions / so_answers / so_users.
+
+Per tag, questions are read by activity from the saved activity cursor, so a question that got a
+new answer or an edit since the last sync is read again and its answers refreshed. Answers are
+fetched for those questions 100 ids at a time, then the full profiles of owners not seen yet.
+
+If the quota reserve is reached (or the API throttles us) part-way, what is complete is kept:
+questions whose answers were fetched, with those answers, and each tag's cursor moves only up to
+the last complete question. Everything, cursors included, is written in ONE transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from devsignal_pipelines.lib.json_frames import dumps_column
+from devsignal_pipelines.lib.quarantine import quarantine_frame
+from devsignal_pipelines.lib.sources.stackoverflow.client import (
+    QuotaReserveReached,
+    StackExchangeClient,
+    ThrottledError,
+)
+from devsignal_pipelines.lib.stores.tables import (
+    RAW_QUARANTINE,
+    RAW_SO_ANSWERS,
+    RAW_SO_QUESTIONS,
+    RAW_SO_USERS,
+)
+from devsignal_pipelines.lib.stores.warehouse import Warehouse
+
+SOURCE = "stackoverflow"
+
+
+def cursor_name(tag: str) -> str:
+    return f"activity:{tag}"
+
+
+@dataclass
+class StackOverflowSyncReport:
+    organization_id: str
+    tags: list[str]
+    questions_fetched: int
+    questions_new: int
+    questions_updated: int
+    answers_new: int
+    answers_updated: int
+    users_new: int
+    users_updated: int
+    quarantined: int
+    stopped_early: str | None
+    cursors: dict[str, int | None]
+    seconds: float
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "tags": ", ".join(self.tags),
+            "questions_fetched": self.questions_fetched,
+            "questions_new": self.questions_new,
+            "questions_updated": self.questions_updated,
+            "answers_new": self.answers_new,
+            "answers_updated": self.answers_updated,
+            "users_new": self.users_new,
+            "users_updated": self.users_updated,
+            "quarantined_records": self.quarantined,
+            "stopped_early": self.stopped_early or "",
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# --- record checks --------------------------------------------------------------------------------
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _owner_problem(item: dict[str, Any]) -> str | None:
+    owner = item.get("owner")
+    if owner is None:
+        return None
+    if not isinstance(owner, dict):
+        return "owner is not an object"
+    if owner.get("user_id") is not None and not _int(owner["user_id"]):
+        return "owner user_id is not an integer"
+    return None
+
+
+def question_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return "question is not an object"
+    for key in ("question_id", "creation_date", "last_activity_date"):
+        if not _int(item.get(key)):
+            return f"question field '{key}' missing or not an integer"
+    if not isinstance(item.get("tags"), list):
+        return "question 'tags' is not a list"
+    return _owner_problem(item)
+
+
+def answer_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return "answer is not an object"
+    for key in ("answer_id", "question_id", "creation_date", "last_activity_date"):
+        if not _int(item.get(key)):
+            return f"answer field '{key}' missing or not an integer"
+    return _owner_problem(item)
+
+
+def user_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return "user is not an object"
+    if not _int(item.get("user_id")):
+        return "user field 'user_id' missing or not an integer"
+    return None
+
+
+def _split(
+    items: list[Any], problem: Any, quarantined: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    good = []
+    for item in items:
+        reason = problem(item)
+        if reason:
+            quarantined.append((reason, dumps_column([item])[0] or "null"))
+        else:
+            good.append(item)
+    return good
+
+
+# --- fetch ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Fetched:
+    questions: dict[int, dict[str, Any]]
+    matched_tags: dict[int, list[str]]
+    answers: list[dict[str, Any]]
+    users: list[dict[str, Any]]
+    cursors: dict[str, int | None]
+    quarantined: list[tuple[str, str]]
+    stopped_early: str | None
+
+
+def _fetch(
+    client: StackExchangeClient,
+    tags: Sequence[str],
+    cursors: dict[str, int | None],
+    known_user_ids: set[int],
+) -> _Fetched:
+    questions: dict[int, dict[str, Any]] = {}
+    # The tracked tags a question carries (not "the queries that returned it": a re-read through one
+    # tag's cursor must not look like a change).
+    matched: dict[int, list[str]] = {}
+    tracked = set(tags)
+    quarantined: list[tuple[str, str]] = []
+    stopped: str | None = None
+    try:
+        for tag in tags:
+            raw = list(client.questions_by_activity(tag, cursors.get(tag)))
+            for question in _split(raw, question_problem, quarantined):
+                questions.setdefault(question["question_id"], question)
+                matched[question["question_id"]] = sorted(tracked & set(question["tags"]) | {tag})
+    except (QuotaReserveReached, ThrottledError) as stop:
+        stopped = f"while reading questions: {stop}"
+
+    # Answers are read oldest activity first, so the complete questions are a prefix in activity order.
+    ordered = sorted(questions, key=lambda qid: (questions[qid]["last_activity_date"], qid))
+    answers: list[dict[str, Any]] = []
+    complete: list[int] = []
+    if not stopped:
+        try:
+            for start in range(0, len(ordered), 100):
+                batch = ordered[start : start + 100]
+                answers.extend(client.answers(batch))
+                complete.extend(batch)
+        except (QuotaReserveReached, ThrottledError) as stop:
+            stopped = f"while reading answers: {stop}"
+    complete_set = set(complete)
+    answers = [
+        a for a in _split(answers, answer_problem, quarantined) if a["question_id"] in complete_set
+    ]
+    kept = {qid: questions[qid] for qid in complete}
+
+    new_cursors = dict(cursors)
+    for qid, question in kept.items():
+        for tag in matched[qid]:
+            new_cursors[tag] = max(new_cursors.get(tag) or 0, question["last_activity_date"])
+
+    owners = {
+        item["owner"]["user_id"]
+        for item in [*kept.values(), *answers]
+        if isinstance(item.get("owner"), dict) and _int(item["owner"].get("user_id"))
+    }
+    users: list[dict[str, Any]] = []
+    if not stopped:
+        try:
+            users = list(client.users(sorted(owners - known_user_ids)))
+        except (QuotaReserveReached, ThrottledError) as stop:
+            stopped = f"while reading users: {stop}"
+    users = _split(users, user_problem, quarantined)
+    return _Fetched(
+        kept, {q: matched[q] for q in kept}, answers, users, new_cursors, quarantined, stopped
+    )
+
+
+# --- frames ---------------------------------------------------------------------------------------
+
+
+def _epoch(values: list[Any]) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="Float64"), unit="s", utc=True)
+
+
+def _owner_columns(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    owners = [item.get("owner") or {} for item in items]
+    return {
+        "owner_user_id": [o.get("user_id") for o in owners],
+        "owner_account_id": [o.get("account_id") for o in owners],
+        "owner_display_name": [o.get("display_name") for o in owners],
+        "owner_user_type": [o.get("user_type") for o in owners],
+    }
+
+
+def questions_frame(organization_id: str, fetched: _Fetched, now: pd.Timestamp) -> pd.DataFrame:
+    items = list(fetched.questions.values())
+    if not items:
+        return pd.DataFrame(columns=list(RAW_SO_QUESTIONS.column_names))
+    return pd.DataFrame(
+        {
+            "organization_id": organization_id,
+            "question_id": [q["question_id"] for q in items],
+            "title": [q.get("title") for q in items],
+            "tags": dumps_column([q["tags"] for q in items]),
+            "matched_tags": dumps_column(
+                [sorted(fetched.matched_tags[q["question_id"]]) for q in items]
+            ),
+            **_owner_columns(items),
+            "is_answered": [q.get("is_answered") for q in items],
+            "view_count": [q.get("view_count") for q in items],
+            "answer_count": [q.get("answer_count") for q in items],
+            "score": [q.get("score") for q in items],
+            "accepted_answer_id": [q.get("accepted_answer_id") for q in items],
+            "creation_date": _epoch([q["creation_date"] for q in items]),
+            "last_activity_date": _epoch([q["last_activity_date"] for q in items]),
+            "last_edit_date": _epoch([q.get("last_edit_date") for q in items]),
+            "link": [q.get("link") for q in items],
+            "payload": dumps_column(items),
+            "ingested_at": now,
+            "updated_at": now,
+        }
+    )
+
+
+def answers_frame(
+    organization_id: str, answers: list[dict[str, Any]], now: pd.Timestamp
+) -> pd.DataFrame:
+    if not answers:
+        return pd.DataFrame(columns=list(RAW_SO_ANSWERS.column_names))
+    return pd.DataFrame(
+        {
+            "organization_id": organization_id,
+            "answer_id": [a["answer_id"] for a in answers],
+            "question_id": [a["question_id"] for a in answers],
+            **_owner_columns(answers),
+            "is_accepted": [a.get("is_accepted") for a in answers],
+            "score": [a.get("score") for a in answers],
+            "creation_date": _epoch([a["creation_date"] for a in answers]),
+            "last_activity_date": _epoch([a["last_activity_date"] for a in answers]),
+            "last_edit_date": _epoch([a.get("last_edit_date") for a in answers]),
+            "link": [
+                a.get("link") or f"https://stackoverflow.com/a/{a['answer_id']}" for a in answers
+            ],
+            "payload": dumps_column(answers),
+            "ingested_at": now,
+            "updated_at": now,
+        }
+    )
+
+
+def users_frame(
+    organization_id: str, users: list[dict[str, Any]], now: pd.Timestamp
+) -> pd.DataFrame:
+    if not users:
+        return pd.DataFrame(columns=list(RAW_SO_USERS.column_names))
+    return pd.DataFrame(
+        {
+            "organization_id": organization_id,
+            "user_id": [u["user_id"] for u in users],
+            "account_id": [u.get("account_id") for u in users],
+            "display_name": [u.get("display_name") for u in users],
+            "website_url": [u.get("website_url") or None for u in users],
+            "location": [u.get("location") for u in users],
+            "reputation": [u.get("reputation") for u in users],
+            "user_type": [u.get("user_type") for u in users],
+            "link": [u.get("link") for u in users],
+            "creation_date": _epoch([u.get("creation_date") for u in users]),
+            "payload": dumps_column(users),
+            "ingested_at": now,
+            "updated_at": now,
+        }
+    )
+
+
+# --- the sync -------------------------------------------------------------------------------------
+
+
+def _stored_cursors(
+    warehouse: Warehouse, organization_id: str, tags: Sequence[str]
+) -> dict[str, int | None]:
+    return {
+        tag: int(value)
+        if (value := warehouse.get_cursor(organization_id, SOURCE, cursor_name(tag)))
+        else None
+        for tag in tags
+    }
+
+
+def sync_stackoverflow(
+    warehouse: Warehouse, client: StackExchangeClient, organization_id: str, tags: Sequence[str]
+) -> StackOverflowSyncReport:
+    started = time.perf_counter()
+    tags = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
+    if not tags:
+        raise ValueError(
+            f"organization '{organization_id}' tracks no Stack Overflow tags; pass --tags 'a,b'"
+        )
+    cursors = _stored_cursors(warehouse, organization_id, tags)
+    known_users = set(
+        warehouse.read_df(
+            "SELECT user_id FROM raw.so_users WHERE organization_id = :o", {"o": organization_id}
+        )["user_id"].astype("int64")
+    )
+    fetched = _fetch(client, tags, cursors, known_users)
+
+    now = pd.Timestamp.now(tz="UTC")
+    with warehouse.transaction() as tx:
+        q = tx.merge(RAW_SO_QUESTIONS, questions_frame(organization_id, fetched, now))
+        a = tx.merge(RAW_SO_ANSWERS, answers_frame(organization_id, fetched.answers, now))
+        u = tx.merge(RAW_SO_USERS, users_frame(organization_id, fetched.users, now))
+        tx.merge(
+            RAW_QUARANTINE, quarantine_frame(organization_id, SOURCE, fetched.quarantined, now)
+        )
+        for tag, value in fetched.cursors.items():
+            current = tx.get_cursor(organization_id, SOURCE, cursor_name(tag))
+            if value is not None and (current is None or value > int(current)):
+                tx.set_cursor(organization_id, SOURCE, cursor_name(tag), str(value))
+
+    return StackOverflowSyncReport(
+        organization_id=organization_id,
+        tags=tags,
+        questions_fetched=len(fetched.questions),
+        questions_new=q.new,
+        questions_updated=q.updated,
+        answers_new=a.new,
+        answers_updated=a.updated,
+        users_new=u.new,
+        users_updated=u.updated,
+        quarantined=len(fetched.quarantined),
+        stopped_early=fetched.stopped_early,
+        cursors=fetched.cursors,
+        seconds=time.perf_counter() - started,
+    )
