@@ -10,10 +10,13 @@ from devsignal_pipelines.defs.core import assets as core_assets
 from devsignal_pipelines.defs.enrich import assets as enrich_assets
 from devsignal_pipelines.defs.enrich import crm_assets
 from devsignal_pipelines.defs.identity import assets as identity_assets
+from devsignal_pipelines.defs.ingest.events import assets as events_assets
+from devsignal_pipelines.defs.ingest.events.sensors import first_party_sensor
 from devsignal_pipelines.defs.ingest.stackoverflow import assets as stackoverflow_assets
 from devsignal_pipelines.defs.ingest.twitter import assets as twitter_assets
 from devsignal_pipelines.defs.jobs import (
     enrichment_sync_job,
+    first_party_sync_job,
     organization_sync_job,
     stackoverflow_sync_job,
     twitter_sync_job,
@@ -36,6 +39,7 @@ from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
 ASSET_MODULES = [
     twitter_assets,
     stackoverflow_assets,
+    events_assets,
     enrich_assets,
     crm_assets,
     identity_assets,
@@ -60,6 +64,7 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
             twitter_sync_job,
             stackoverflow_sync_job,
             enrichment_sync_job,
+            first_party_sync_job,
             organization_sync_job,
             enrich_assets.enrichment_bulk,
             model_assets.sql_models_job,
@@ -72,7 +77,7 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
             model_assets.sql_models_every_6_hours,
             *webhooks.schedules,
         ],
-        sensors=[organizations_sensor, *webhooks.sensors],
+        sensors=[organizations_sensor, first_party_sensor, *webhooks.sensors],
         resources=resources,
     )
 

@@ -1,55 +1,27 @@
-"""REST hooks for Zapier / Make: subscribe, list, unsubscribe, sample events, test sends.
+"""`devsignal api`: one Starlette app for the organization-facing HTTP API.
 
-Every request carries an organization API key (`Authorization: Bearer dsk_...` or
-`X-API-Key: dsk_...`); the key decides the organization, so one tenant can neither see nor
-touch another's subscriptions (they answer 404, as if they did not exist).
+- `/v1/*`: the Segment HTTP Tracking API (api/tracking.py), for product events;
+- `/api/v1/{companies,contacts,deals}/{id}`: CRM upserts (api/crm.py);
+- `/api/v1/webhooks/*`: REST-hook subscriptions for Zapier / Make (api/webhooks.py).
+Every route authenticates with an organization API key (`devsignal orgs api-key ORG`), which
+decides the organization: one tenant can neither see nor touch another's data.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
+from devsignal_pipelines.api.auth import KeyCache
+from devsignal_pipelines.api.crm import CrmRoutes
+from devsignal_pipelines.api.tracking import TrackingRoutes
+from devsignal_pipelines.api.webhooks import PREFIX, webhook_routes
 from devsignal_pipelines.lib.stores.control import ControlDB
-from devsignal_pipelines.lib.webhooks import store
-from devsignal_pipelines.lib.webhooks.events import EVENT_TYPES, iso
-from devsignal_pipelines.lib.webhooks.secrets import SecretKeyError
 from devsignal_pipelines.lib.webhooks.settings import WebhookSettings, load_webhook_settings
-from devsignal_pipelines.lib.webhooks.ssrf import UnsafeTargetError
-from devsignal_pipelines.lib.webhooks.testsend import send_test
 from devsignal_pipelines.settings import load_settings
 
-PREFIX = "/api/v1/webhooks"
-URL_FIELDS = ("url", "target_url", "hookUrl")  # ours, then what Zapier / Make templates send
-MAX_BODY_BYTES = 64 * 1024
-
-
-class Invalid(Exception):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="devsignal"'} if status == 401 else None
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
-
-
-def _subscription_json(sub: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": sub["id"],
-        "event": sub["event_type"],
-        "url": sub["url"],
-        "status": sub["status"],
-        "status_reason": sub.get("status_reason"),
-        "created_at": iso(sub["created_at"]),
-    }
+__all__ = ["PREFIX", "create_app"]
 
 
 def create_app(
@@ -58,122 +30,14 @@ def create_app(
 ) -> Starlette:
     db = control or ControlDB(load_settings().control_db_url)
     db.create_all()
-
-    def organization(request: Request) -> str | None:
-        auth = request.headers.get("authorization", "")
-        key = (
-            auth[7:].strip()
-            if auth.lower().startswith("bearer ")
-            else request.headers.get("x-api-key", "")
-        )
-        return store.organization_for_key(db, key.strip()) if key else None
-
-    def authenticated(handler: Callable[[Request, str], Response]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            from starlette.concurrency import run_in_threadpool
-
-            org = await run_in_threadpool(organization, request)
-            if org is None:
-                return _error(
-                    401,
-                    "missing or invalid API key; send `Authorization: Bearer <key>` "
-                    "(create one with: devsignal orgs api-key ORG)",
-                )
-            body = await request.body() if request.method == "POST" else b""
-            if len(body) > MAX_BODY_BYTES:
-                return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
-            request.state.body = body
-            try:
-                return await run_in_threadpool(handler, request, org)
-            except Invalid as exc:
-                return _error(422, str(exc), field=exc.field)
-            except store.NotFoundError:
-                return _error(404, "no such subscription")
-            except SecretKeyError as exc:
-                return _error(503, f"webhooks are not configured on this server: {exc}")
-
-        return endpoint
-
-    def create_subscription(request: Request, org: str) -> Response:
-        try:
-            body = json.loads(request.state.body or b"null")
-        except ValueError:
-            raise Invalid(
-                "body",
-                'body must be a JSON object, e.g. {"event": "contact.created", "url": "https://..."}',
-            ) from None
-        if not isinstance(body, dict):
-            raise Invalid("body", "body must be a JSON object with `event` and `url`")
-        event = body.get("event", body.get("event_type"))
-        if not isinstance(event, str) or not event:
-            raise Invalid("event", f"`event` is required: one of {', '.join(EVENT_TYPES)}")
-        if event not in EVENT_TYPES:
-            raise Invalid("event", f"unknown event {event!r}; use one of {', '.join(EVENT_TYPES)}")
-        field = next((f for f in URL_FIELDS if f in body), "url")
-        url = body.get(field)
-        if not isinstance(url, str) or not url.strip():
-            raise Invalid("url", "`url` is required: the https:// URL that will receive the events")
-        try:
-            sub = store.subscribe(db, org, event, url.strip(), settings(), created_via="api")
-        except UnsafeTargetError as exc:
-            raise Invalid(field, exc.public_message) from None
-        payload = {
-            "id": sub.id,
-            "event": sub.event_type,
-            "url": sub.url,
-            "status": "active",
-            "created_at": iso(sub.created_at),
-            "secret": sub.secret,  # the only time it is shown
-        }
-        return JSONResponse(
-            payload, status_code=201, headers={"Location": f"{PREFIX}/subscriptions/{sub.id}"}
-        )
-
-    def list_subscriptions(request: Request, org: str) -> Response:
-        return JSONResponse([_subscription_json(s) for s in store.list_subscriptions(db, org)])
-
-    def delete_subscription(request: Request, org: str) -> Response:
-        store.set_status(db, request.path_params["id"], "deleted", organization_id=org)
-        return Response(status_code=204)
-
-    def test_subscription(request: Request, org: str) -> Response:
-        result = send_test(db, request.path_params["id"], settings(), organization_id=org)
-        return JSONResponse(
-            {
-                "event_id": result["event_id"],
-                "status": result["status"],
-                "status_code": result["status_code"],
-                "error": result["error"],
-                "payload": json.loads(result["payload"]),
-            }
-        )
-
-    def list_events(request: Request, org: str) -> Response:
-        event_type = request.query_params.get("type") or None
-        if event_type is not None and event_type not in EVENT_TYPES:
-            raise Invalid(
-                "type", f"unknown event type {event_type!r}; use one of {', '.join(EVENT_TYPES)}"
-            )
-        raw_limit = request.query_params.get("limit", "20")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
-            raise Invalid("limit", "`limit` must be an integer from 1 to 100")
-        payloads = store.recent_events(db, org, event_type, int(raw_limit))
-        return JSONResponse([json.loads(p) for p in payloads])
-
-    return Starlette(
+    keys = KeyCache(db)
+    tracking = TrackingRoutes(db, keys)
+    app = Starlette(
         routes=[
-            Route(f"{PREFIX}/subscriptions", authenticated(create_subscription), methods=["POST"]),
-            Route(f"{PREFIX}/subscriptions", authenticated(list_subscriptions), methods=["GET"]),
-            Route(
-                f"{PREFIX}/subscriptions/{{id}}",
-                authenticated(delete_subscription),
-                methods=["DELETE"],
-            ),
-            Route(
-                f"{PREFIX}/subscriptions/{{id}}/test",
-                authenticated(test_subscription),
-                methods=["POST"],
-            ),
-            Route(f"{PREFIX}/events", authenticated(list_events), methods=["GET"]),
+            *tracking.routes(),
+            *CrmRoutes(db, keys).routes(),
+            *webhook_routes(db, keys, settings),
         ]
     )
+    app.state.intake_writer = tracking.writer
+    return app

@@ -13,6 +13,9 @@ SOURCE_ASSETS = {
         dg.AssetKey(["raw", "so_users"]),
     ],
     "enrichment": [dg.AssetKey(["raw", "enrichment_cache"])],
+    # Pushed to DevSignal (API, import): the run loads what arrived, then rebuilds what depends on it.
+    "events": [dg.AssetKey(["raw", "product_events"])],
+    "crm": [dg.AssetKey(["raw", "product_events"])],
 }
 # What every sync refreshes after its raw assets.
 DOWNSTREAM_OF_SOURCES = [
@@ -47,6 +50,14 @@ enrichment_sync_job = _source_job(
     "Enrich one organization's companies and contacts (new, stale or queued lookups only), then rebuild its core "
     "tables and coverage.",
 )
+first_party_sync_job = dg.define_asset_job(
+    name="first_party_sync",
+    description="Load one organization's Segment messages and CRM changes that arrived through the API or "
+    "`devsignal import` (identify / group calls become contacts and companies), then rebuild its identities, "
+    "contacts, companies, deals and signals. Requested by first_party_sensor when something arrived.",
+    selection=dg.AssetSelection.assets(*SOURCE_ASSETS["events"], *DOWNSTREAM_OF_SOURCES),
+    partitions_def=organizations_partitions,
+)
 organization_sync_job = dg.define_asset_job(
     name="organization_sync",
     description="Every connected source and every derived table for one organization (`devsignal sync ORG`, "
@@ -59,12 +70,13 @@ SOURCE_JOBS = {
     "twitter": twitter_sync_job,
     "stackoverflow": stackoverflow_sync_job,
     "enrichment": enrichment_sync_job,
+    "events": first_party_sync_job,
+    "crm": first_party_sync_job,
     "all": organization_sync_job,
 }
 
 
 def assets_for_sources(sources: list[str]) -> list[dg.AssetKey]:
     """The raw assets of the given connected sources plus everything derived from them."""
-    return [
-        key for source in sources for key in SOURCE_ASSETS.get(source, [])
-    ] + DOWNSTREAM_OF_SOURCES
+    raw = {key for source in sources for key in SOURCE_ASSETS.get(source, [])}
+    return sorted(raw, key=lambda k: k.to_user_string()) + DOWNSTREAM_OF_SOURCES

@@ -1,58 +1,65 @@
-"""Load a sandbox world's CRM side into the control DB and connect its organizations to X.
+"""Give a sandbox world's organizations their first-party data, through DevSignal's own paths.
 
-Idempotent: rows are inserted only when their id is new, with timestamps taken from the world, so
-seeding twice (or on another machine with the same seed) gives the same control DB.
+`seed_first_party` writes in-process what `make demo` sends over HTTP and through files (see
+demo/first_party.py): the CRM export through the import's validation and upsert, deals as the
+CRM automation's updates, and the product's Segment messages through the intake the API uses.
+Idempotent: records are keyed by their CRM ids and messages by messageId, with timestamps from
+the world, so seeding twice (or on another machine with the same seed) gives the same data.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import timedelta
+import json
+from datetime import datetime
 
-from devsignal_pipelines.lib.stores import control as c
+from devsignal_pipelines.lib.sources.crm.records import normalize_records
+from devsignal_pipelines.lib.sources.crm.upsert import write_records
+from devsignal_pipelines.lib.sources.events.intake import write_intake
+from devsignal_pipelines.lib.sources.events.messages import parse_body
 from devsignal_pipelines.lib.stores.control import ControlDB
+from devsignal_pipelines.sandbox.first_party import crm_export, deal_updates, segment_messages
 from devsignal_pipelines.sandbox.world import World
 
 DEMO_TOKEN_ENV = "DEVSIGNAL_DEMO_X_TOKEN"
 DEMO_SE_KEY_ENV = "DEVSIGNAL_DEMO_SE_KEY"
 DEMO_ENRICHMENT_KEY_ENV = "DEVSIGNAL_DEMO_ENRICHMENT_KEY"
+BATCH_MESSAGES = 100  # what a Segment SDK puts in one /v1/batch
 
 
-def seed_crm(control: ControlDB, world: World) -> dict[str, int]:
-    """Organizations, companies, contacts, known identities, deals and product signals."""
-    crm_since = world.anchor - timedelta(days=60)
-    rows = {
-        c.organizations: [
-            {"id": o.id, "name": o.name, "created_at": crm_since} for o in world.organizations
-        ],
-        c.companies: [
-            {**asdict(x), "created_at": crm_since, "updated_at": crm_since} for x in world.companies
-        ],
-        c.contacts: [
-            {**asdict(x), "source": "crm", "created_at": crm_since, "updated_at": crm_since}
-            for x in world.contacts
-        ],
-        c.contact_identities: [
-            {
-                **asdict(x),
-                "method": "crm",
-                "confidence": 1.0,
-                "evidence": {},
-                "created_at": crm_since,
-            }
-            for x in [*world.identities, *world.so_identities]
-        ],
-        c.deals: [{**asdict(x), "updated_at": x.created_at} for x in world.deals],
-        c.product_signals: [
-            {**asdict(x), "recorded_at": x.occurred_at} for x in world.product_signals
-        ],
-    }
+def add_organizations(control: ControlDB, world: World) -> None:
     control.create_all()
-    with control.begin() as conn:
-        return {
-            table.name: control.insert_missing(conn, table, table_rows)
-            for table, table_rows in rows.items()
-        }
+    for org in world.organizations:
+        control.add_organization(org.id, org.name)
+
+
+def seed_first_party(control: ControlDB, world: World) -> dict[str, int]:
+    """Every organization's CRM, deal updates and product events; returns what was written."""
+    add_organizations(control, world)
+    counts = {"companies": 0, "contacts": 0, "deal_updates": 0, "messages": 0}
+    # Stamped as the world's "now", so created_at of records without one is reproducible too.
+    now = world.anchor
+    for org in world.organizations:
+        for kind, frame in crm_export(world, org.id).items():
+            write_records(control, org.id, kind, normalize_records(kind, frame), now=now)
+            counts[kind] += len(frame)
+        for deal_id, body in deal_updates(world, org.id):
+            record = normalize_records("deals", [{"id": deal_id, **body}])
+            write_records(control, org.id, "deals", record, now=now)
+            counts["deal_updates"] += 1
+        messages = segment_messages(world, org.id)
+        control.ensure_pushed_source(org.id, "events")
+        for start in range(0, len(messages), BATCH_MESSAGES):
+            body = json.dumps({"batch": messages[start : start + BATCH_MESSAGES]}).encode()
+            parsed = parse_body(body, org.id, received_at(world), via="api")
+            assert not parsed.errors, parsed.errors[:3]
+            write_intake(control, parsed.rows)
+            counts["messages"] += len(parsed.rows)
+    return counts
+
+
+def received_at(world: World) -> datetime:
+    """When the demo's messages count as received: the world's "now" (reproducible)."""
+    return world.anchor
 
 
 def connect_demo_organizations(

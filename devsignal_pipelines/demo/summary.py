@@ -11,6 +11,7 @@ import pandas as pd
 from devsignal_pipelines.lib.identity.rules import score_links
 from devsignal_pipelines.lib.stores.tables import WAREHOUSE_TABLES
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.sandbox.first_party import crm_company_id, crm_contact_id
 from devsignal_pipelines.sandbox.world import World
 from devsignal_pipelines.settings import Settings
 
@@ -36,11 +37,13 @@ def identity_truth(
     rows = []
     for uid, t in truth.items():
         own = t.organization_id == organization_id
-        contact = t.contact_id if own else None
+        # The world's records are the CRM's; DevSignal's ids derive from the CRM's ids.
+        contact = crm_contact_id(organization_id, t.contact_id) if own else None
         twin = getattr(t, "twitter_user_id", None)
         if contact is None and twin:
             contact = linked.get(twin)
-        rows.append((str(uid), contact, t.company_id if own else None))
+        company = crm_company_id(organization_id, t.company_id) if own else None
+        rows.append((str(uid), contact, company))
     return pd.DataFrame(rows, columns=columns)
 
 

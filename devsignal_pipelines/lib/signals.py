@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from devsignal_pipelines.lib.identity.sql import quote, url_host_sql
+from devsignal_pipelines.lib.sources.events.mapping import DOCS_HOST_PREFIX, EventSettings
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 
@@ -103,25 +105,96 @@ def stackoverflow_signals(warehouse: Warehouse, organization_id: str) -> pd.Data
     return warehouse.read_df(sql, {"o": organization_id})
 
 
-def product_signals(product: pd.DataFrame) -> pd.DataFrame:
-    """First-party events recorded in the control DB (github_star, docs_view, signup, api_call, ...)."""
-    return pd.DataFrame(
-        {
-            "signal_id": "product:" + product["id"].astype(str),
-            "organization_id": product["organization_id"],
-            "source": "product",
-            "signal_type": product["signal_type"],
-            "occurred_at": product["occurred_at"],
-            "contact_id": product["contact_id"],
-            "company_id": product["company_id"],
-            "sentiment": None,
-            "sentiment_score": None,
-            "url": None,
-            "metadata": product["properties"],
-            "ingested_at": product["recorded_at"],
-        },
-        columns=list(CORE_SIGNALS.column_names),
+# Segment track / page messages (mapping.py decides which, and their signal_type). The person is the
+# userId, or for an anonymous message the user its anonymousId was first seen with (an identify or
+# track carrying both, or an alias); anonymous messages of a device never identified stay signals
+# without a contact.
+_PRODUCT_SIGNALS_SQL = """
+WITH aliases AS (
+    SELECT DISTINCT ON (anonymous_id) anonymous_id, user_id
+    FROM (
+        SELECT anonymous_id, user_id, occurred_at, message_id FROM raw.product_events
+        WHERE organization_id = :o AND anonymous_id IS NOT NULL AND user_id IS NOT NULL
+        UNION ALL
+        SELECT previous_id, user_id, occurred_at, message_id FROM raw.product_events
+        WHERE organization_id = :o AND type = 'alias' AND previous_id IS NOT NULL AND user_id IS NOT NULL
+    ) a
+    ORDER BY anonymous_id, occurred_at, message_id
+),
+mapping (event_key, signal_type) AS (VALUES {mapping}),
+located AS (
+    SELECT e.*, COALESCE(e.user_id, a.user_id) AS person,
+           COALESCE(e.properties ->> 'url', e.context -> 'page' ->> 'url') AS page_url
+    FROM raw.product_events e
+    LEFT JOIN aliases a ON e.user_id IS NULL AND a.anonymous_id = e.anonymous_id
+    WHERE e.organization_id = :o AND e.type IN ('track', 'page')
+),
+typed AS (
+    SELECT l.*,
+        CASE WHEN l.type = 'track' THEN COALESCE(m.signal_type, {snake_case})
+             WHEN {is_docs} THEN 'docs_view' END AS signal_type
+    FROM (SELECT *, {host} AS page_host,
+                 COALESCE(properties ->> 'path', context -> 'page' ->> 'path',
+                          regexp_replace(page_url, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*', '')) AS page_path
+          FROM located) l
+    LEFT JOIN mapping m ON l.type = 'track' AND m.event_key = {event_key}
+)
+SELECT
+    'product:' || t.message_id AS signal_id,
+    t.organization_id,
+    'product' AS source,
+    t.signal_type,
+    t.occurred_at,
+    k.contact_id,
+    k.company_id,
+    CAST(NULL AS TEXT) AS sentiment,
+    CAST(NULL AS DOUBLE PRECISION) AS sentiment_score,
+    t.page_url AS url,
+    {json_object}(
+        'type', t.type, 'event', t.event, 'name', t.name, 'user_id', t.person,
+        'anonymous_id', t.anonymous_id, 'properties', t.properties, 'identity_method', k.method
+    ) AS metadata,
+    t.received_at AS ingested_at
+FROM typed t
+LEFT JOIN core.identity_links k
+    ON k.organization_id = t.organization_id AND k.platform = 'product' AND k.platform_user_id = t.person
+WHERE t.signal_type IS NOT NULL AND t.signal_type <> ''
+"""
+
+
+def _event_key_sql(column: str) -> str:
+    """mapping.event_key in SQL: lower case, runs of anything but letters and digits as one space."""
+    return f"trim(regexp_replace(lower({column}), '[^a-z0-9]+', ' ', 'g'))"
+
+
+def product_signals(
+    warehouse: Warehouse, organization_id: str, settings: EventSettings
+) -> pd.DataFrame:
+    """The organization's Segment track / page messages that are signals (see events/mapping.py)."""
+    mapping = ", ".join(
+        f"({quote(key)}, {quote(value)})" for key, value in sorted(settings.signal_types().items())
     )
+    snake_case = (
+        "regexp_replace(regexp_replace(lower(l.event), '[^a-z0-9]+', '_', 'g'), '^_+|_+$', '', 'g')"
+    )
+    docs_host = (
+        f"l.page_host IN ({', '.join(quote(h) for h in settings.docs_hosts)})"
+        if settings.docs_hosts
+        else f"l.page_host LIKE {quote(DOCS_HOST_PREFIX + '%')}"
+    )
+    docs_path = " OR ".join(
+        f"l.page_path = {quote(p.rstrip('/') or '/')} OR l.page_path LIKE {quote(p.rstrip('/') + '/%')}"
+        for p in settings.docs_paths
+    )
+    sql = _PRODUCT_SIGNALS_SQL.format(
+        mapping=mapping,
+        snake_case=snake_case,
+        is_docs=f"({docs_host}{' OR ' + docs_path if docs_path else ''})",
+        host=url_host_sql("page_url"),
+        event_key=_event_key_sql("l.event"),
+        json_object=_JSON_OBJECT[warehouse.dialect],
+    )
+    return warehouse.read_df(sql, {"o": organization_id})
 
 
 def combine_signals(*frames: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from devsignal_pipelines.defs.resources import (
     StackExchangeResource,
     XApiResource,
 )
-from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_crm
+from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_first_party
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.runner import RunOutcome, run_organization
@@ -106,7 +106,7 @@ def make_pipeline(
     def _make(faults: Faults | None = None, tokens: tuple[str, ...] = (TOKEN,)) -> Pipeline:
         server = SandboxServer(world, faults=faults, tokens=tokens).start()
         control = ControlDB(stores["control"])
-        seed_crm(control, world)
+        seed_first_party(control, world)
         connect_demo_organizations(
             control, world, token_env=TOKEN_ENV, se_key_env=TOKEN_ENV, enrichment_key_env=TOKEN_ENV
         )

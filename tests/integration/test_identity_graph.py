@@ -13,7 +13,7 @@ import pytest
 
 from devsignal_pipelines.defs.identity.assets import identity_links
 from devsignal_pipelines.defs.resources import ControlDBResource, WarehouseResource
-from devsignal_pipelines.demo.seed import seed_crm
+from devsignal_pipelines.demo.seed import seed_first_party
 from devsignal_pipelines.demo.summary import identity_scores_by_platform
 from devsignal_pipelines.lib.identity.explain import explain_contact
 from devsignal_pipelines.lib.sources.stackoverflow.sync import users_frame as so_users_frame
@@ -57,7 +57,7 @@ class Graph:
         self.warehouse = Warehouse(stores["warehouse"])
         self.warehouse.ensure_tables()
         self.control = ControlDB(stores["control"])
-        seed_crm(self.control, world)
+        seed_first_party(self.control, world)
         _load_authors(world, self.warehouse)
         self.instance = dg.DagsterInstance.ephemeral()
         self.instance.add_dynamic_partitions("organizations", [o.id for o in world.organizations])

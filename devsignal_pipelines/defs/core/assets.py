@@ -17,7 +17,7 @@ from devsignal_pipelines.lib.signals import (
     stackoverflow_signals,
     tweet_signals,
 )
-from devsignal_pipelines.lib.sources.crm import frames as crm
+from devsignal_pipelines.lib.sources.events.mapping import EventSettings
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
 from devsignal_pipelines.lib.webhooks.emit import emit_changes
 
@@ -28,6 +28,7 @@ from devsignal_pipelines.lib.webhooks.emit import emit_changes
         dg.AssetKey(["raw", "tweets"]),
         dg.AssetKey(["raw", "so_questions"]),
         dg.AssetKey(["raw", "so_answers"]),
+        dg.AssetKey(["raw", "product_events"]),
         dg.AssetKey(["core", "identity_links"]),
     ],
     partitions_def=organizations_partitions,
@@ -44,16 +45,21 @@ def signals(
     """Every signal of the organization, one schema for all sources, each resolved to contact and company:
     X posts as twitter_mention / twitter_question / twitter_complaint / twitter_praise (with sentiment);
     Stack Overflow questions and answers as stackoverflow_question / stackoverflow_answer (title, url, tags,
-    score, views, answered / accepted; deleted owners stay anonymous); first-party product events from the
-    control DB (github_star, docs_view, signup, api_call, feature_usage, ...). Rebuilt per organization from its
-    sources, so a re-run gives the same rows."""
+    score, views, answered / accepted; deleted owners stay anonymous); the organization's own Segment track and
+    page messages from raw.product_events, typed by its event mapping (signup, api_call, feature_usage,
+    docs_view, ...; anonymous messages are linked once the device's user is identified). Rebuilt per
+    organization from its sources, so a re-run gives the same rows."""
     organization_id = context.partition_key
     store = warehouse.get()
     control = control_db.get()
     frame = combine_signals(
         tweet_signals(store, organization_id),
         stackoverflow_signals(store, organization_id),
-        product_signals(crm.product_signals_frame(control, organization_id)),
+        product_signals(
+            store,
+            organization_id,
+            EventSettings.from_settings(control.connector_settings(organization_id, "events")),
+        ),
     )
     # New signals become signal.created events in the outbox before the warehouse commits.
     with (

@@ -110,23 +110,21 @@ contacts = _enriched_crm_asset(
 def deals(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, control_db: ControlDBResource
 ):
-    """The organization's deals as the CRM holds them now (stage, amount, stage-change count), replaced per
-    organization so source attribution and webhooks can join deals with signals in SQL."""
+    """The organization's deals as the CRM holds them now (stage, amount, currency, close date, stage-change
+    count), replaced per organization so source attribution can join deals with signals in SQL. deal.created
+    and deal.stage_changed are sent when the CRM write happens (PUT /api/v1/deals, `devsignal import`), not
+    from here."""
     organization_id = context.partition_key
     store = warehouse.get()
     control = control_db.get()
     frame = crm.deals_frame(control, organization_id)
-    with (
-        store.transaction() as tx,
-        emit_changes(tx, control, CORE_DEALS, organization_id) as events,
-    ):
+    with store.transaction() as tx:
         tx.replace_partition(CORE_DEALS, frame, organization_id)
     yield dg.MaterializeResult(
         asset_key=[CORE_DEALS.schema, CORE_DEALS.name],
         metadata={
             **partition_row_counts(store, CORE_DEALS, organization_id),
             "pipeline_value": float(frame["amount"].fillna(0).sum()),
-            **events.as_metadata(),
         },
     )
     yield from evaluate_key_checks(store, CORE_DEALS, organization_id)

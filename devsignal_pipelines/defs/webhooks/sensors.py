@@ -19,7 +19,6 @@ WATCHED_ASSETS = (
     dg.AssetKey(["core", "signals"]),
     dg.AssetKey(["core", "contacts"]),
     dg.AssetKey(["core", "companies"]),
-    dg.AssetKey(["core", "deals"]),
     dg.AssetKey(["core", "account_score_history"]),
 )
 _ACTIVE = [
@@ -50,7 +49,7 @@ def new_materializations(
     job=webhook_delivery_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests a webhook_delivery run when core.signals, core.contacts, core.companies, core.deals or "
+    description="Requests a webhook_delivery run when core.signals, core.contacts, core.companies or "
     "core.account_score_history materialized (their materializations write events to the outbox). The cursor "
     "is the last materialization's storage id; the run key names it, so a tick is never run twice.",
 )

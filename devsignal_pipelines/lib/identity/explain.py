@@ -175,6 +175,21 @@ def _because(method: str, evidence: dict[str, Any], platform: str) -> str:
         return (
             f"the CRM recorded this permanent {platform} id{handle}; ids never change, handles do"
         )
+    if method == "claimed_handle":
+        return (
+            f"the account's handle {_handle(platform, e.get('handle')).strip()} is the one "
+            f"{e.get('contact_name')!r} (from {e.get('contact_source')}) names as theirs, and no "
+            "other contact names it"
+        )
+    if method == "identify":
+        return (
+            "the organization's product identified this user id (Segment identify): its own contact"
+        )
+    if method == "email":
+        return (
+            f"the organization's product identified this user id with email {e.get('email')!r}, "
+            "the email of this contact"
+        )
     if method == "bio_domain_name":
         return (
             f"profile {_via(e)} {e.get('profile_url')!r} is on {e.get('company_domain')}, the domain of "

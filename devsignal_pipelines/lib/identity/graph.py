@@ -6,6 +6,7 @@ Relations (temporary tables of one warehouse transaction, see identity_resolve):
   idr_identities(platform, platform_user_id, contact_id, username, method, confidence,
                  evidence, created_at, is_new)           every identity the organization holds
   idr_free(domain)                                        free hosting and free mail domains
+  idr_handles(platform, handle, contact_id, claimants)   handles the CRM / identify name
 
 `resolve_platform` links every author of one platform that has no identity yet and appends the
 outcome to idr_identities (and the contacts it creates to idr_contacts), so the next platform
@@ -198,7 +199,7 @@ def _claims(
         _name_matches(tx, source, others, params)
         by_name = """
             UNION ALL
-            SELECT platform_user_id, contact_id, 'name', shared_url FROM idr_name_matches
+            SELECT platform_user_id, contact_id, 'name', shared_url, 3 FROM idr_name_matches
             WHERE curated OR shared_url IS NOT NULL
         """
     tx.execute(
@@ -209,8 +210,14 @@ def _claims(
             WHERE company_id IS NOT NULL AND name_key <> '' GROUP BY company_id, name_key
         ),
         claims AS (
-            SELECT a.platform_user_id, e.contact_id, 'bio_domain_name' AS method,
-                   CAST(NULL AS TEXT) AS shared_url
+            SELECT a.platform_user_id, h.contact_id, 'claimed_handle' AS method,
+                   CAST(NULL AS TEXT) AS shared_url, 1 AS precedence
+            FROM idr_authors a
+            JOIN idr_handles h ON h.platform = {platform} AND h.handle = lower(a.username)
+                               AND h.claimants = 1
+            UNION ALL
+            SELECT a.platform_user_id, e.contact_id, 'bio_domain_name',
+                   CAST(NULL AS TEXT), 2
             FROM idr_authors a
             JOIN idr_domain_hits d ON d.platform_user_id = a.platform_user_id AND d.companies = 1
             JOIN company_names n ON n.company_id = d.company_id AND n.name_key = a.name_key
@@ -219,9 +226,25 @@ def _claims(
             WHERE {is_full_name_sql("a.name_key")}
             {by_name}
         ),
+        -- One claim per author: its strongest method, and only if no other claim of that
+        -- strength names another contact.
+        strongest AS (
+            SELECT platform_user_id, min(precedence) AS precedence FROM claims
+            GROUP BY platform_user_id
+        ),
+        at_strongest AS (
+            SELECT DISTINCT c.platform_user_id, c.contact_id, c.method, c.shared_url
+            FROM claims c JOIN strongest s
+              ON s.platform_user_id = c.platform_user_id AND s.precedence = c.precedence
+        ),
+        best AS (
+            SELECT * FROM at_strongest WHERE platform_user_id IN (
+                SELECT platform_user_id FROM at_strongest GROUP BY platform_user_id
+                HAVING count(*) = 1)
+        ),
         single AS (
             SELECT * FROM (
-                SELECT c.*, count(*) OVER (PARTITION BY c.contact_id) AS claimants FROM claims c
+                SELECT b.*, count(*) OVER (PARTITION BY b.contact_id) AS claimants FROM best b
             ) x WHERE claimants = 1
         )
         SELECT s.platform_user_id, s.contact_id, s.method, s.shared_url,
@@ -339,6 +362,12 @@ def _resolved(tx: WarehouseTransaction, platform: str, params: dict) -> None:
         "via": "r.via",
     }
     evidence = {
+        "claimed_handle": {
+            "handle": "r.username",
+            "author_name": "r.display_name",
+            "contact_name": "r.contact_name",
+            "contact_source": "r.contact_source",
+        },
         "bio_domain_name": {
             **domain_fields,
             "author_name": "r.display_name",

@@ -28,7 +28,7 @@ import pandas as pd
 
 from devsignal_pipelines.lib.identity.graph import derive_contact_keys, drop, resolve_platform
 from devsignal_pipelines.lib.identity.rules import FREE_DOMAINS, NAME_ONLY_PLATFORMS, PLATFORMS
-from devsignal_pipelines.lib.identity.sources import SOURCES
+from devsignal_pipelines.lib.identity.sources import SOURCES, STATED_PRESENT_SQL
 from devsignal_pipelines.lib.identity.sql import json_object_sql
 from devsignal_pipelines.lib.sources.crm import frames as crm
 from devsignal_pipelines.lib.stores import control as c
@@ -52,7 +52,8 @@ _IDENTITY_TYPES = {
     "created_at": "timestamptz",
     "is_new": "boolean",
 }
-_STAGED = ("idr_companies", "idr_contacts", "idr_identities", "idr_free")
+_HANDLE_TYPES = {"platform": "text", "handle": "text", "contact_id": "text"}
+_STAGED = ("idr_companies", "idr_contacts", "idr_identities", "idr_free", "idr_handles")
 _NEW_CONTACT = (
     "id",
     "organization_id",
@@ -167,6 +168,15 @@ def _stage_inputs(tx: WarehouseTransaction, control: ControlDB, organization_id:
     derive_contact_keys(tx)
     identities = (f.assign(is_new=False) for f in crm.identity_records(control, organization_id))
     _stage_stream(tx, "idr_identities", identities, _IDENTITY_TYPES)
+    _stage_stream(
+        tx, "idr_handle_claims", crm.contact_handles(control, organization_id), _HANDLE_TYPES
+    )
+    tx.execute("DROP TABLE IF EXISTS idr_handles")
+    tx.execute(
+        "CREATE TEMP TABLE idr_handles AS SELECT platform, handle, contact_id, "
+        "count(*) OVER (PARTITION BY platform, handle) AS claimants FROM idr_handle_claims"
+    )
+    tx.execute("DROP TABLE idr_handle_claims")
     tx.stage_frame("idr_free", pd.DataFrame({"domain": sorted(FREE_DOMAINS)}), {"domain": "text"})
 
 
@@ -235,8 +245,16 @@ def _replace_links(
     json_type = CORE_IDENTITY_LINKS.column_type("evidence", tx.dialect)
     present = (
         " UNION ALL ".join(
-            f"SELECT '{p}' AS platform, s.platform_user_id FROM ({SOURCES[p].present_sql()}) s"
-            for p in platforms
+            [
+                *(
+                    f"SELECT '{p}' AS platform, s.platform_user_id FROM ({SOURCES[p].present_sql()}) s"
+                    for p in platforms
+                ),
+                *(
+                    f"SELECT '{p}' AS platform, s.platform_user_id FROM ({sql}) s"
+                    for p, sql in STATED_PRESENT_SQL.items()
+                ),
+            ]
         )
         or "SELECT CAST(NULL AS TEXT) AS platform, CAST(NULL AS TEXT) AS platform_user_id"
     )

@@ -7,7 +7,9 @@ the explain API and ad-hoc checks compute exactly what the warehouse computes.
 Methods, strongest first (docs/identity.md has the reasoning and measured precision):
 1. `platform_id`: the organization already holds an identity on the author's permanent id
    (X user id, Stack Exchange user_id; never the handle or display name, which change).
-2. `bio_domain_name`: a profile URL (X bio / website, Stack Overflow website_url, an email in the
+2. `claimed_handle`: the CRM or a Segment `identify` names this handle for exactly one contact
+   (`twitter` / `github` field or trait), and the author has it now.
+   `bio_domain_name`: a profile URL (X bio / website, Stack Overflow website_url, an email in the
    X bio) is on exactly one company's domain, and exactly one contact of that company has the
    author's normalized full name.
 3. `name`: no company evidence at all, and exactly one contact of the whole organization has the
@@ -62,6 +64,7 @@ FREE_DOMAINS = FREE_HOSTING_DOMAINS | FREE_MAIL_DOMAINS
 
 CONFIDENCE = {
     "platform_id": 1.0,
+    "claimed_handle": 0.95,
     "bio_domain_name": 0.95,
     "name": 0.75,
     "bio_domain": 0.8,
@@ -70,7 +73,9 @@ CONFIDENCE = {
 LINK_METHODS = tuple(CONFIDENCE)
 # Methods that claim "this author is that existing contact" (scored on the contact) and the one
 # that only claims the employer (scored on the company).
-CONTACT_CLAIMS = ("platform_id", "bio_domain_name", "name")
+CONTACT_CLAIMS = ("platform_id", "claimed_handle", "bio_domain_name", "name")
+# Methods of the identities an organization states itself (Segment identify, CRM records).
+STATED_METHODS = ("identify", "email", "crm")
 COMPANY_CLAIMS = ("bio_domain",)
 
 # Where a display name alone may link an author to a contact. On X the measured precision of a

@@ -80,3 +80,10 @@ STACKOVERFLOW = AuthorSource(
 )
 
 SOURCES = {source.platform: source for source in (TWITTER, STACKOVERFLOW)}
+
+# Platforms whose identities the organization states itself (a Segment `identify` names its own
+# userId; lib/sources/events/identities records it): linked to their contacts, never resolved.
+STATED_PRESENT_SQL = {
+    "product": "SELECT DISTINCT u.user_id AS platform_user_id FROM raw.product_events u "
+    "WHERE u.organization_id = :o AND u.user_id IS NOT NULL",
+}

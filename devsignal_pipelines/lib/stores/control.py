@@ -63,7 +63,28 @@ companies = sa.Table(
     sa.Column("description", sa.Text),
     _ts("created_at", nullable=False, default=_now),
     _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+    # From the CRM or Segment `group` traits (firmographics come from enrichment).
+    sa.Column("plan", sa.String(64)),
+    sa.Column("employees", sa.BigInteger),
+    # Every other field the CRM or `group` sent, kept as JSON.
+    sa.Column("properties", sa.JSON),
     sa.UniqueConstraint("organization_id", "domain", name="uq_companies_org_domain"),
+)
+
+# The organization's own keys for a company: its CRM id (platform 'crm') and its Segment groupId
+# (platform 'segment_group'). Several keys can name one company (matched by domain).
+company_identities = sa.Table(
+    "company_identities",
+    metadata,
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("external_id", sa.String(255), primary_key=True),
+    sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="CASCADE"), nullable=False),
+    _ts("created_at", nullable=False, default=_now),
+    # The time of the newest record or `group` call applied (older ones do not overwrite it).
+    _ts("updated_at"),
 )
 
 contacts = sa.Table(
@@ -76,10 +97,18 @@ contacts = sa.Table(
     sa.Column("company_id", sa.ForeignKey("companies.id", ondelete="SET NULL")),
     sa.Column("full_name", sa.String(300)),
     sa.Column("email", sa.String(320)),
-    # crm: entered by the customer; twitter/stackoverflow: created by identity resolution.
+    # crm: entered by the customer; product: from a Segment `identify`; twitter/stackoverflow:
+    # created by identity resolution.
     sa.Column("source", sa.String(32), nullable=False, default="crm"),
     _ts("created_at", nullable=False, default=_now),
     _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+    sa.Column("title", sa.String(300)),
+    sa.Column("phone", sa.String(64)),
+    # Handles the person claims (CRM field or `identify` trait): identity resolution links the
+    # X / GitHub account with that handle to this contact.
+    sa.Column("twitter_handle", sa.String(64)),
+    sa.Column("github_handle", sa.String(64)),
+    sa.Column("properties", sa.JSON),
     sa.Index("ix_contacts_org", "organization_id"),
 )
 
@@ -90,7 +119,7 @@ contact_identities = sa.Table(
         "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("platform", sa.String(32), primary_key=True),
-    sa.Column("platform_user_id", sa.String(64), primary_key=True),
+    sa.Column("platform_user_id", sa.String(255), primary_key=True),
     sa.Column("contact_id", sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     sa.Column("username", sa.String(100)),
     # How the identity was established: crm, or the identity-resolution method that created it.
@@ -98,6 +127,9 @@ contact_identities = sa.Table(
     sa.Column("confidence", sa.Float, nullable=False, default=1.0),
     sa.Column("evidence", sa.JSON, nullable=False, default=dict),
     _ts("created_at", nullable=False, default=_now),
+    # The time of the newest CRM record or `identify` applied through this identity (platforms
+    # 'crm' and 'product'); an older one arriving late does not overwrite it.
+    _ts("updated_at"),
 )
 
 deals = sa.Table(
@@ -113,6 +145,12 @@ deals = sa.Table(
     sa.Column("amount", sa.Float),
     _ts("created_at", nullable=False, default=_now),
     _ts("updated_at", nullable=False, default=_now, onupdate=_now),
+    # The CRM's own id (the id is derived from it); currency, close date, pipeline as sent.
+    sa.Column("external_id", sa.String(255)),
+    sa.Column("currency", sa.String(3)),
+    _ts("close_date"),
+    sa.Column("pipeline", sa.String(64)),
+    sa.Column("properties", sa.JSON),
 )
 
 deal_stage_changes = sa.Table(
@@ -125,6 +163,54 @@ deal_stage_changes = sa.Table(
     _ts("changed_at", nullable=False, default=_now),
 )
 
+# Segment `group` calls: which of the organization's product users belong to which group.
+group_memberships = sa.Table(
+    "group_memberships",
+    metadata,
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("user_id", sa.String(255), primary_key=True),
+    sa.Column("group_id", sa.String(255), primary_key=True),
+    _ts("observed_at", nullable=False),
+)
+
+# Segment messages accepted by the API (`/v1/*`) or `devsignal import ... events`, durable before
+# the 2xx, waiting to be loaded into raw.product_events. The loader deletes what it loaded, so
+# the table only holds what is in flight; (organization_id, message_id) drops re-sent messages
+# while they wait, and raw.product_events' primary key does it for good.
+event_intake = sa.Table(
+    "event_intake",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(100), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("event", sa.String(200)),
+    sa.Column("name", sa.String(200)),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("anonymous_id", sa.String(255)),
+    sa.Column("group_id", sa.String(255)),
+    sa.Column("previous_id", sa.String(255)),
+    _ts("occurred_at", nullable=False),
+    _ts("original_timestamp"),
+    _ts("sent_at"),
+    _ts("received_at", nullable=False),
+    sa.Column("properties", sa.Text),  # JSON text, as sent
+    sa.Column("traits", sa.Text),
+    sa.Column("context", sa.Text),
+    sa.Column("via", sa.String(16), nullable=False),  # api | import
+    sa.UniqueConstraint("organization_id", "message_id", name="uq_event_intake_org_message"),
+    sa.Index("ix_event_intake_org_seq", "organization_id", "seq"),
+)
+
+# Legacy: first-party signals written straight into the control DB by earlier demos. Nothing
+# writes here any more (events arrive through event_intake); kept so old databases still open.
 product_signals = sa.Table(
     "product_signals",
     metadata,
@@ -250,7 +336,12 @@ api_keys = sa.Table(
     _ts("revoked_at"),
 )
 
-CONNECTOR_SOURCES = ("twitter", "stackoverflow", "enrichment")
+CONNECTOR_SOURCES = ("twitter", "stackoverflow", "enrichment", "events", "crm")
+# Sources whose data is pushed to DevSignal (API, import) rather than pulled by a sync.
+PUSHED_SOURCES = ("events", "crm")
+# Columns created narrower by earlier versions: widened on PostgreSQL (SQLite does not enforce
+# VARCHAR lengths). Organizations' own ids (Segment userIds, CRM ids) can be long.
+_WIDENED = {("contact_identities", "platform_user_id"): 255}
 _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -306,6 +397,22 @@ class ControlDB:
                                 f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column_type}"
                             )
                         )
+            if self.engine.dialect.name == "postgresql":
+                for (table_name, column_name), length in _WIDENED.items():
+                    current = next(
+                        c["type"]
+                        for c in inspector.get_columns(table_name)
+                        if c["name"] == column_name
+                    )
+                    if (getattr(current, "length", None) or length) >= length:
+                        continue
+                    # Widening a VARCHAR is a catalog change on PostgreSQL, no table rewrite.
+                    conn.execute(
+                        sa.text(
+                            f"ALTER TABLE {table_name} ALTER COLUMN {column_name} "
+                            f"TYPE VARCHAR({length})"
+                        )
+                    )
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
@@ -397,6 +504,51 @@ class ControlDB:
             stmt = stmt.where(connectors.c.organization_id == org_id)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def connector_settings(self, org_id: str, source: str) -> dict[str, Any] | None:
+        """A connector's settings whether or not it is enabled (None: never connected)."""
+        stmt = sa.select(connectors.c.settings).where(
+            connectors.c.organization_id == org_id, connectors.c.source == source
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else dict(row.settings or {})
+
+    def ensure_pushed_source(self, org_id: str, source: str) -> None:
+        """Enable `events` / `crm` for an organization the first time it pushes data (default
+        settings); refuse when an operator disconnected it."""
+        if source not in PUSHED_SOURCES:
+            raise ValueError(f"{source!r} is not pushed; use one of {', '.join(PUSHED_SOURCES)}")
+        with self.begin() as conn:
+            self.require_organization(conn, org_id)
+            conn.execute(
+                self.insert_ignore(connectors, ["organization_id", "source"]).values(
+                    organization_id=org_id,
+                    source=source,
+                    settings={},
+                    enabled=True,
+                    created_at=_now(),
+                    updated_at=_now(),
+                )
+            )
+            enabled = conn.execute(
+                sa.select(connectors.c.enabled).where(
+                    connectors.c.organization_id == org_id, connectors.c.source == source
+                )
+            ).scalar_one()
+        if not enabled:
+            raise ControlDBError(
+                f"organization {org_id!r} is disconnected from {source}; reconnect it with: "
+                f"devsignal orgs connect {org_id} {source}"
+            )
+
+    def touch_source(self, conn: sa.Connection, org_id: str, source: str) -> None:
+        """Mark that `source` data of the organization changed (first_party_sensor watches it)."""
+        conn.execute(
+            sa.update(connectors)
+            .where(connectors.c.organization_id == org_id, connectors.c.source == source)
+            .values(updated_at=_now())
+        )
 
     def connected_organization_ids(self) -> list[str]:
         return sorted({c["organization_id"] for c in self.connectors()})

@@ -317,6 +317,60 @@ RAW_SO_USERS = TableSpec(
     touched_on_change=("updated_at",),
 )
 
+_PRODUCT_EVENT_ONLY_ONCE = (
+    "type", "event", "name", "user_id", "anonymous_id", "group_id", "previous_id", "occurred_at",
+    "original_timestamp", "sent_at", "received_at", "properties", "traits", "context", "via",
+    "loaded_at",
+)  # fmt: skip
+
+RAW_PRODUCT_EVENTS = TableSpec(
+    schema="raw",
+    name="product_events",
+    description="Every Segment message the organization sent (`devsignal api` /v1/track, identify, group, page, "
+    "screen, alias, batch, or `devsignal import ... events`), as accepted. One row per messageId: a message sent "
+    "again is not stored twice and never overwrites the first.",
+    columns=(
+        _org(),
+        Column(
+            "message_id",
+            "text",
+            "Segment messageId (or one derived from the message's bytes).",
+            False,
+        ),
+        Column("type", "text", "track | identify | group | page | screen | alias", False),
+        Column("event", "text", "track: the event name, e.g. 'Signed Up'."),
+        Column("name", "text", "page / screen: the page name."),
+        Column("user_id", "text", "The organization's own user id (userId)."),
+        Column(
+            "anonymous_id", "text", "anonymousId: a device or browser before the user is known."
+        ),
+        Column("group_id", "text", "group: the account (groupId)."),
+        Column("previous_id", "text", "alias: the previous id now known as user_id."),
+        Column(
+            "occurred_at",
+            "timestamptz",
+            "When it happened: timestamp corrected for client clock skew "
+            "(receivedAt - (sentAt - timestamp)), else when it was received.",
+            False,
+        ),
+        Column("original_timestamp", "timestamptz", "timestamp as the client sent it."),
+        Column("sent_at", "timestamptz", "sentAt: the client's clock when it sent the batch."),
+        Column(
+            "received_at",
+            "timestamptz",
+            "When DevSignal's API accepted it (stored durably).",
+            False,
+        ),
+        Column("properties", "json", "track / page / screen properties, as sent."),
+        Column("traits", "json", "identify / group traits, as sent."),
+        Column("context", "json", "Segment context (library, page, userAgent, ip, ...), as sent."),
+        Column("via", "text", "api | import", False),
+        Column("loaded_at", "timestamptz", "When it was loaded into the warehouse.", False),
+    ),
+    primary_key=("organization_id", "message_id"),
+    insert_only=_PRODUCT_EVENT_ONLY_ONCE,
+)
+
 CORE_IDENTITY_LINKS = TableSpec(
     schema="core",
     name="identity_links",
@@ -394,12 +448,17 @@ CORE_COMPANIES = TableSpec(
         Column("name", "text", "CRM name, else the enriched name."),
         Column("domain", "text", "Primary web domain, lower case."),
         Column("created_at", "timestamptz", "When the company entered the CRM.", False),
+        Column(
+            "plan", "text", "The plan the account is on, from the CRM or Segment `group` traits."
+        ),
         Column("legal_name", "text", "Registered legal name."),
         Column("description", "text", "CRM description, else the enriched one."),
         Column("industry", "text", "Industry (GICS-style)."),
         Column("sector", "text", "Sector."),
         Column("sub_industry", "text", "Sub-industry."),
-        Column("employees", "bigint", "Employee count."),
+        Column(
+            "employees", "bigint", "Employee count (enrichment, else the CRM / `group` traits)."
+        ),
         Column("employees_range", "text", "Employee range, e.g. 51-250."),
         Column("estimated_annual_revenue", "text", "Revenue band, e.g. $10M-$50M."),
         Column("founded_year", "bigint", "Year founded."),
@@ -427,16 +486,31 @@ CORE_CONTACTS = TableSpec(
         Column("company_id", "text", "Company the contact works for, when known."),
         Column("full_name", "text", "Full name."),
         Column("email", "text", "Email address."),
-        Column("source", "text", "crm | twitter (created from an unmatched author) | ...", False),
+        Column(
+            "source",
+            "text",
+            "crm | product (a Segment identify) | twitter / stackoverflow (created from "
+            "an unmatched author)",
+            False,
+        ),
         Column("created_at", "timestamptz", "When the contact was created.", False),
         Column("updated_at", "timestamptz", "When the contact's CRM row last changed."),
-        Column("title", "text", "Job title."),
+        Column("title", "text", "Job title (the CRM's or `identify`'s, else the enrichment's)."),
+        Column("phone", "text", "Phone, from the CRM or `identify` traits."),
         Column("role", "text", "Job function, e.g. engineering."),
         Column("seniority", "text", "e.g. executive, manager."),
         Column("city", "text", "City."),
         Column("country", "text", "Country."),
-        Column("twitter", "text", "X handle."),
-        Column("github", "text", "GitHub handle."),
+        Column(
+            "twitter",
+            "text",
+            "X handle (the one the CRM / `identify` names, else the enrichment's).",
+        ),
+        Column(
+            "github",
+            "text",
+            "GitHub handle (the one the CRM / `identify` names, else the enrichment's).",
+        ),
         Column("linkedin", "text", "LinkedIn handle."),
         Column("avatar", "text", "Avatar URL."),
         Column("employment_domain", "text", "Employer's domain per the enrichment."),
@@ -456,7 +530,7 @@ CORE_SIGNALS = TableSpec(
     columns=(
         Column("signal_id", "text", "Stable id: '<source>:<native id>'.", False),
         _org(),
-        Column("source", "text", "twitter | stackoverflow | product", False),
+        Column("source", "text", "twitter | stackoverflow | product (Segment track / page)", False),
         Column(
             "signal_type",
             "text",
@@ -492,6 +566,9 @@ CORE_DEALS = TableSpec(
         Column("name", "text", "Deal name.", False),
         Column("stage", "text", "Current pipeline stage.", False),
         Column("amount", "double", "Deal value (pipeline value), in the CRM's currency."),
+        Column("currency", "text", "ISO 4217 code of the amount, when the CRM sent one."),
+        Column("close_date", "timestamptz", "Expected or actual close date."),
+        Column("external_id", "text", "The CRM's own id of the deal."),
         Column("created_at", "timestamptz", "When the deal was created.", False),
         Column("updated_at", "timestamptz", "When the deal last changed.", False),
         Column("stage_changes", "bigint", "How many stage changes the CRM recorded.", False),
@@ -525,6 +602,7 @@ WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
     RAW_SO_QUESTIONS,
     RAW_SO_ANSWERS,
     RAW_SO_USERS,
+    RAW_PRODUCT_EVENTS,
     RAW_SYNC_CURSORS,
     RAW_QUARANTINE,
     CORE_IDENTITY_LINKS,

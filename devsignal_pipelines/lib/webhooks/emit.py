@@ -26,7 +26,6 @@ from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.tables import (
     CORE_COMPANIES,
     CORE_CONTACTS,
-    CORE_DEALS,
     CORE_SIGNALS,
     TableSpec,
 )
@@ -52,6 +51,22 @@ class Watch:
     compared: tuple[str, ...] = ()
 
 
+# contact.updated for what the CRM or a Segment identify changes is written with that change
+# (lib/sources/crm/upsert.py); a rebuild of core.contacts reports only what enrichment and
+# identity resolution change, so one edit is never sent twice.
+ENRICHMENT_CONTACT_COLUMNS = (
+    "role",
+    "seniority",
+    "city",
+    "country",
+    "linkedin",
+    "avatar",
+    "employment_domain",
+    "employment_company_id",
+)
+
+# deal.created / deal.stage_changed are written by the CRM write itself (every transition, at the
+# time it happens), not by diffing core.deals.
 WATCHES: dict[str, Watch] = {
     w.spec.qualified_name: w
     for w in (
@@ -63,26 +78,7 @@ WATCHES: dict[str, Watch] = {
             "contact.created",
             "created_at",
             updated="contact.updated",
-            compared=tuple(
-                col
-                for col in CORE_CONTACTS.column_names
-                if col
-                not in (
-                    "organization_id",
-                    "contact_id",
-                    "updated_at",
-                    "enriched_at",
-                    "enrichment_source",
-                )
-            ),
-        ),
-        Watch(
-            CORE_DEALS,
-            "deal_id",
-            "deal.created",
-            "created_at",
-            updated="deal.stage_changed",
-            compared=("stage",),
+            compared=ENRICHMENT_CONTACT_COLUMNS,
         ),
     )
 }
@@ -147,28 +143,17 @@ def change_events(
         if not changed:
             continue
         data = _data(row, spec)
-        if watch.updated == "deal.stage_changed":
-            data["previous_stage"] = row["prev__stage"]
-            # updated_at moves with every CRM edit, so A -> B -> A -> B gives distinct ids.
-            parts: tuple[object, ...] = (
-                row[key],
-                row["prev__stage"],
-                row["stage"],
-                jsonable(row["updated_at"]),
-            )
-            occurred = _time(row.get("updated_at"), now)
-        else:
-            data["changed_fields"] = changed
-            data["previous"] = {col: jsonable(row[f"prev__{col}"]) for col in changed}
-            before = json.dumps(
-                {c: jsonable(row[f"prev__{c}"]) for c in watch.compared}, sort_keys=True
-            )
-            after = json.dumps({c: jsonable(row[c]) for c in watch.compared}, sort_keys=True)
-            # The row's versions (CRM edit time, enrichment time) make A -> B -> A -> B give
-            # distinct ids, while a re-run of the same change computes the same id.
-            versions = [jsonable(row.get(col)) for col in ("updated_at", "enriched_at")]
-            parts = (row[key], before, after, *versions)
-            occurred = now
+        data["changed_fields"] = changed
+        data["previous"] = {col: jsonable(row[f"prev__{col}"]) for col in changed}
+        before = json.dumps(
+            {c: jsonable(row[f"prev__{c}"]) for c in watch.compared}, sort_keys=True
+        )
+        after = json.dumps({c: jsonable(row[c]) for c in watch.compared}, sort_keys=True)
+        # The row's versions (CRM edit time, enrichment time) make A -> B -> A -> B give distinct
+        # ids, while a re-run of the same change computes the same id.
+        versions = [jsonable(row.get(col)) for col in ("updated_at", "enriched_at")]
+        parts = (row[key], before, after, *versions)
+        occurred = now
         events.append(Event.build(organization_id, watch.updated, parts, occurred, data))
     return events
 

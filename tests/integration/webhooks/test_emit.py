@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from devsignal_pipelines.lib.sources.crm.records import normalize_records
+from devsignal_pipelines.lib.sources.crm.upsert import write_records
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 from devsignal_pipelines.lib.webhooks.emit import emit_score_events
@@ -32,6 +34,11 @@ def _counts(control) -> dict[tuple[str, str], int]:
 def test_a_sync_emits_events_and_a_rerun_emits_none(make_pipeline, world) -> None:
     pipeline = make_pipeline()
     org = world.organizations[0].id
+    # The CRM import and deal updates wrote their events when they happened.
+    seeded = _counts(pipeline.control)
+    assert {t for _, t in seeded} == {
+        "company.created", "contact.created", "deal.created", "deal.stage_changed"
+    }  # fmt: skip
     assert pipeline.sync(org).success
     counts = _counts(pipeline.control)
     signals = pipeline.warehouse.scalar(
@@ -41,38 +48,42 @@ def test_a_sync_emits_events_and_a_rerun_emits_none(make_pipeline, world) -> Non
         "SELECT count(*) FROM core.contacts WHERE organization_id = :o", {"o": org}
     )
     assert counts[(org, "signal.created")] == signals
+    # CRM contacts (at the import) and contacts resolution created (at the sync), each once.
     assert counts[(org, "contact.created")] == contacts
-    assert {o for o, _ in counts} == {org}  # nothing for an organization that did not run
+    assert {key: n for key, n in counts.items() if key[0] != org} == {
+        key: n for key, n in seeded.items() if key[0] != org
+    }  # nothing new for an organization that did not run
     before = _outbox(pipeline.control)
 
-    # Re-run after one CRM edit: exactly one contact.updated (naming the field and its old value),
-    # and nothing else: unchanged signals, companies and contacts emit nothing again.
-    contact_id, old_name = pipeline.warehouse.read_df(
-        "SELECT contact_id, full_name FROM core.contacts WHERE organization_id = :o AND source = 'crm' "
-        "ORDER BY contact_id LIMIT 1",
-        {"o": org},
-    ).iloc[0]
-    with pipeline.control.begin() as conn:
-        conn.execute(
-            sa.update(c.contacts)
-            .where(c.contacts.c.id == contact_id)
-            .values(full_name="Grace Hopper")
+    # One CRM edit through the CRM write path: exactly one contact.updated, at once, naming the
+    # field and its old value; the sync after it emits nothing new (no second contact.updated).
+    crm_id, old_name = pipeline.control.read_df(
+        sa.select(c.contact_identities.c.platform_user_id, c.contacts.c.full_name)
+        .join(c.contacts, c.contacts.c.id == c.contact_identities.c.contact_id)
+        .where(
+            c.contact_identities.c.organization_id == org, c.contact_identities.c.platform == "crm"
         )
+        .order_by(c.contact_identities.c.platform_user_id)
+        .limit(1)
+    ).iloc[0]
+    record = normalize_records("contacts", [{"id": crm_id, "name": "Grace Hopper"}])
+    assert write_records(pipeline.control, org, "contacts", record).events == 1
+    edited = _outbox(pipeline.control)
+    new = edited[~edited["id"].isin(before["id"])]
+    assert new["event_type"].tolist() == ["contact.updated"]
+    data = json.loads(new.iloc[0]["payload"])["data"]
+    assert data["changed_fields"] == ["full_name"] and data["previous"] == {"full_name": old_name}
+    assert data["full_name"] == "Grace Hopper"
+
     outcome = pipeline.sync(org)
     assert outcome.success
     assert outcome.materializations["core/signals"]["webhook_events_new"] == 0
     after = _outbox(pipeline.control)
     assert (
-        after[after["id"].isin(before["id"])]
-        .sort_values("id")
+        after.sort_values("id")
         .reset_index(drop=True)
-        .equals(before.sort_values("id").reset_index(drop=True))
-    )  # no earlier event rewritten
-    new = after[~after["id"].isin(before["id"])]
-    assert new["event_type"].tolist() == ["contact.updated"]
-    data = json.loads(new.iloc[0]["payload"])["data"]
-    assert data["changed_fields"] == ["full_name"] and data["previous"] == {"full_name": old_name}
-    assert data["full_name"] == "Grace Hopper"
+        .equals(edited.sort_values("id").reset_index(drop=True))
+    )  # no event rewritten, none added
 
 
 def _history(warehouse: Warehouse, rows: list[tuple]) -> None:

@@ -129,13 +129,17 @@ def test_settings_from_the_environment_and_clear_errors(monkeypatch) -> None:
         load_webhook_settings()
 
 
-def _contact_change(before: str, after: str, updated_at: str) -> pd.DataFrame:
+def _contact_change(
+    before: str, after: str, updated_at: str, column: str = "seniority"
+) -> pd.DataFrame:
+    """A core.contacts row whose `column` changed (seniority: an enrichment field)."""
     from devsignal_pipelines.lib.stores.tables import CORE_CONTACTS
 
-    row = {column: None for column in CORE_CONTACTS.column_names}
-    row.update(organization_id="acme", contact_id="c1", title=after, updated_at=updated_at)
-    row.update({f"prev__{column}": row[column] for column in CORE_CONTACTS.column_names})
-    row["prev__title"] = before
+    row = {name: None for name in CORE_CONTACTS.column_names}
+    row.update(organization_id="acme", contact_id="c1", updated_at=updated_at)
+    row[column] = after
+    row.update({f"prev__{name}": row[name] for name in CORE_CONTACTS.column_names})
+    row[f"prev__{column}"] = before
     return pd.DataFrame([row])
 
 
@@ -165,3 +169,14 @@ def test_a_crm_save_without_a_changed_field_is_not_an_update() -> None:
     touched["prev__updated_at"] = "2026-11-01T10:00:00+00:00"
     now = datetime(2026, 11, 20, tzinfo=UTC)
     assert change_events(WATCHES["core.contacts"], "acme", pd.DataFrame(), touched, now) == []
+
+
+def test_a_rebuild_does_not_resend_what_the_crm_write_already_sent() -> None:
+    """Title, name, email and company changes are sent by the CRM write (upsert.py) when they
+    happen; the diff of core.contacts reports only what enrichment changes."""
+    from devsignal_pipelines.lib.webhooks.emit import WATCHES, change_events
+
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    for column in ("title", "full_name", "email", "company_id"):
+        crm_edit = _contact_change("A", "B", "2026-11-04T10:00:00+00:00", column=column)
+        assert change_events(WATCHES["core.contacts"], "acme", pd.DataFrame(), crm_edit, now) == []

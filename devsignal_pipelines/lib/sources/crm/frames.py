@@ -35,6 +35,8 @@ def companies_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
             sa.func.lower(c.companies.c.domain).label("domain"),
             c.companies.c.description,
             c.companies.c.created_at,
+            c.companies.c.plan,
+            c.companies.c.employees,
         )
         .where(c.companies.c.organization_id == organization_id)
         .order_by(c.companies.c.id)
@@ -53,6 +55,10 @@ def contacts_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
             c.contacts.c.source,
             c.contacts.c.created_at,
             c.contacts.c.updated_at,
+            c.contacts.c.title,
+            c.contacts.c.phone,
+            c.contacts.c.twitter_handle.label("twitter"),
+            c.contacts.c.github_handle.label("github"),
         )
         .where(c.contacts.c.organization_id == organization_id)
         .order_by(c.contacts.c.id)
@@ -78,6 +84,9 @@ def deals_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
             c.deals.c.name,
             c.deals.c.stage,
             c.deals.c.amount,
+            c.deals.c.currency,
+            c.deals.c.close_date,
+            c.deals.c.external_id,
             c.deals.c.created_at,
             c.deals.c.updated_at,
             sa.func.coalesce(changes.c.stage_changes, 0).label("stage_changes"),
@@ -86,7 +95,7 @@ def deals_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
         .where(c.deals.c.organization_id == organization_id)
         .order_by(c.deals.c.id)
     )
-    return _utc(frame, "created_at", "updated_at")
+    return _utc(frame, "created_at", "updated_at", "close_date")
 
 
 def _stream(
@@ -102,7 +111,11 @@ def _stream(
         driver = conn.connection.driver_connection
         cursor = driver.cursor(name=f"crm_{uuid.uuid4().hex[:12]}") if postgres else driver.cursor()
         try:
-            cursor.execute(sql.replace(":o", "%s" if postgres else "?"), (organization_id,))
+            marks = sql.count(":o")
+            cursor.execute(
+                sql.replace(":o2", ":o").replace(":o", "%s" if postgres else "?"),
+                (organization_id,) * marks,
+            )
             while rows := cursor.fetchmany(batch_rows):
                 yield _arrow_frame(rows, columns)
         finally:
@@ -144,6 +157,22 @@ def contact_names(
         "SELECT id, company_id, full_name, source FROM contacts WHERE organization_id = :o",
         organization_id,
         ["contact_id", "company_id", "full_name", "source"],
+        batch_rows,
+    )
+
+
+def contact_handles(
+    control: ControlDB, organization_id: str, batch_rows: int = INPUT_BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """platform, handle (lower case), contact_id: the X and GitHub handles contacts claim."""
+    return _stream(
+        control,
+        "SELECT 'twitter', lower(twitter_handle), id FROM contacts "
+        "WHERE organization_id = :o AND twitter_handle IS NOT NULL "
+        "UNION ALL SELECT 'github', lower(github_handle), id FROM contacts "
+        "WHERE organization_id = :o2 AND github_handle IS NOT NULL",
+        organization_id,
+        ["platform", "handle", "contact_id"],
         batch_rows,
     )
 
@@ -239,20 +268,47 @@ def insert_missing_frame(
     return insert_missing_rows(control, conn, table, list(frame.columns), rows)
 
 
-def product_signals_frame(control: ControlDB, organization_id: str) -> pd.DataFrame:
-    ps = c.product_signals
-    frame = control.read_df(
-        sa.select(
-            ps.c.id,
-            ps.c.organization_id,
-            ps.c.signal_type,
-            ps.c.occurred_at,
-            ps.c.contact_id,
-            sa.func.coalesce(ps.c.company_id, c.contacts.c.company_id).label("company_id"),
-            ps.c.properties,
-            ps.c.recorded_at,
+def update_rows(
+    control: ControlDB,
+    conn: sa.Connection,
+    table: sa.Table,
+    key_columns: Sequence[str],
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+) -> int:
+    """Bulk UPDATE of `columns` on the rows named by `key_columns` (each tuple: keys, then
+    columns, in that order); returns rows updated.
+
+    One executemany on SQLite; COPY into a temporary table plus one UPDATE ... FROM on
+    PostgreSQL. JSON columns take JSON text; timestamps come from control_time.
+    """
+    if not rows:
+        return 0
+    names = [*key_columns, *columns]
+    if control.engine.dialect.name == "postgresql":
+        stage = f"_update_{uuid.uuid4().hex[:12]}"
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {stage} AS SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
         )
-        .outerjoin(c.contacts, c.contacts.c.id == ps.c.contact_id)
-        .where(ps.c.organization_id == organization_id)
-    )
-    return _utc(frame, "occurred_at", "recorded_at")
+        null = f"NULL-{uuid.uuid4().hex[:20]}"
+        buffer = io.StringIO()
+        pd.DataFrame.from_records(list(rows), columns=names).to_csv(
+            buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f%z"
+        )
+        buffer.seek(0)
+        conn.connection.dbapi_connection.cursor().copy_expert(
+            f"COPY {stage} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv, NULL '{null}')",
+            buffer,
+        )
+        sets = ", ".join(f"{col} = s.{col}" for col in columns)
+        keys = " AND ".join(f"t.{key} = s.{key}" for key in key_columns)
+        result = conn.exec_driver_sql(
+            f"UPDATE {table.name} AS t SET {sets} FROM {stage} s WHERE {keys}"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {stage}")
+        return max(result.rowcount, 0)
+    sets = ", ".join(f"{col} = ?" for col in columns)
+    keys = " AND ".join(f"{key} = ?" for key in key_columns)
+    ordered = [(*row[len(key_columns) :], *row[: len(key_columns)]) for row in rows]
+    result = conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {keys}", ordered)
+    return max(result.rowcount, 0)

@@ -2,9 +2,9 @@
 
 The CRM rows are loaded as they are, then one UPDATE ... FROM raw.enrichment_cache per table
 applies the merge rules in SQL (same statement on DuckDB and PostgreSQL):
-- name, description (companies) and full_name (contacts) are filled only when the CRM has none,
-  so a user's edit always wins;
-- industry, size, web and social fields always take the enrichment;
+- name, description (companies), full_name, title and the X / GitHub handles (contacts) are
+  filled only when the CRM (or a Segment identify / group) has none, so the customer's data wins;
+- industry, size, web and social fields take the enrichment (employees falls back to the CRM's);
 - the control DB is never written: the merged result lives in the warehouse only.
 """
 
@@ -27,7 +27,7 @@ UPDATE core.companies AS c SET
     industry = e.mapped->>'industry',
     sector = e.mapped->>'sector',
     sub_industry = e.mapped->>'sub_industry',
-    employees = CAST(e.mapped->>'employees' AS BIGINT),
+    employees = COALESCE(CAST(e.mapped->>'employees' AS BIGINT), c.employees),
     employees_range = e.mapped->>'employees_range',
     estimated_annual_revenue = e.mapped->>'estimated_annual_revenue',
     founded_year = CAST(e.mapped->>'founded_year' AS BIGINT),
@@ -46,13 +46,13 @@ WHERE c.organization_id = :o AND e.organization_id = c.organization_id
 _CONTACT_MERGE = """
 UPDATE core.contacts AS c SET
     full_name = COALESCE(c.full_name, e.mapped->>'full_name'),
-    title = e.mapped->>'title',
+    title = COALESCE(c.title, e.mapped->>'title'),
     role = e.mapped->>'role',
     seniority = e.mapped->>'seniority',
     city = e.mapped->>'city',
     country = e.mapped->>'country',
-    twitter = e.mapped->>'twitter',
-    github = e.mapped->>'github',
+    twitter = COALESCE(c.twitter, e.mapped->>'twitter'),
+    github = COALESCE(c.github, e.mapped->>'github'),
     linkedin = e.mapped->>'linkedin',
     avatar = e.mapped->>'avatar',
     employment_domain = e.mapped->>'employment_domain',
