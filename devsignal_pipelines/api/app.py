@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from devsignal_pipelines.api.auth import KeyCache
 from devsignal_pipelines.api.crm import CrmRoutes
@@ -34,6 +37,7 @@ def create_app(
     tracking = TrackingRoutes(db, keys)
     app = Starlette(
         routes=[
+            Route("/healthz", _health, methods=["GET"]),
             *tracking.routes(),
             *CrmRoutes(db, keys).routes(),
             *webhook_routes(db, keys, settings),
@@ -41,3 +45,8 @@ def create_app(
     )
     app.state.intake_writer = tracking.writer
     return app
+
+
+async def _health(request: Request) -> JSONResponse:
+    """For load balancers and `make demo`: the process answers (no store is touched)."""
+    return JSONResponse({"ok": True})

@@ -1,8 +1,8 @@
 """Which organization a request acts for: an API key (`dsk_...`) in the Authorization header.
 
-`Authorization: Bearer <key>` or `X-API-Key: <key>` (REST hooks, CRM upserts), and for the Segment
-routes also HTTP Basic with the key as user name and an empty password, the way every Segment
-library sends its write key (or `writeKey` in the body). Keys are stored as SHA-256 only; a key
+`Authorization: Bearer <key>`, `X-API-Key: <key>`, or HTTP Basic with the key as user name and an
+empty password: the way every Segment library sends its write key, and what Zapier's "API Key"
+authentication sends (the Segment routes also take `writeKey` in the body). Keys are stored as SHA-256 only; a key
 seen recently is answered from memory for `ttl_s` seconds, so revoking one takes effect within
 that time and the hot path does not query the control DB on every request.
 """
@@ -21,12 +21,12 @@ from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.webhooks import store
 
 
-def key_from_headers(request: Request, allow_basic: bool = False) -> str | None:
+def key_from_headers(request: Request) -> str | None:
     auth = request.headers.get("authorization", "").strip()
     scheme, _, value = auth.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    if allow_basic and scheme.lower() == "basic" and value.strip():
+    if scheme.lower() == "basic" and value.strip():
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):

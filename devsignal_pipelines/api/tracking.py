@@ -92,13 +92,6 @@ class TrackingRoutes:
 
     async def _receive(self, request: Request, message_type: str | None) -> Response:
         received_at = datetime.now(UTC)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in _JSON_TYPES:
-            return _answer(
-                415,
-                "invalid_request",
-                f"send JSON (Content-Type: application/json), not {content_type}",
-            )
         limit = MAX_MESSAGE_BYTES if message_type else MAX_BATCH_BYTES
         try:
             body = await read_body(request, limit)
@@ -108,7 +101,7 @@ class TrackingRoutes:
         except BodyUnreadable as exc:
             return _answer(400, "invalid_request", str(exc))
         organization_id = await self.keys.organization(
-            key_from_headers(request, allow_basic=True) or write_key_of(body)
+            key_from_headers(request) or write_key_of(body)
         )
         if organization_id is None:
             return _answer(
@@ -116,6 +109,13 @@ class TrackingRoutes:
                 "invalid_write_key",
                 "missing or unknown write key: send an organization API key as the Basic auth user "
                 "name (create one with: devsignal orgs api-key ORG)",
+            )
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in _JSON_TYPES:
+            return _answer(
+                415,
+                "invalid_request",
+                f"send JSON (Content-Type: application/json), not {content_type}",
             )
         try:
             await self._events_enabled(organization_id)

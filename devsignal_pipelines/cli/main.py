@@ -13,6 +13,7 @@ from datetime import datetime
 
 import click
 
+from devsignal_pipelines.cli import data as cli_data
 from devsignal_pipelines.cli import sql as cli_sql
 from devsignal_pipelines.cli import webhooks as cli_webhooks
 from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
@@ -34,7 +35,8 @@ def _split_list(value: str) -> list[str]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """DevSignal Pipelines: developer signals (X mentions, Stack Overflow) resolved to enriched accounts."""
+    """DevSignal Pipelines: developer signals (X mentions, Stack Overflow, your product's events and
+    CRM) resolved to enriched, scored accounts."""
 
 
 # --- organizations -----------------------------------------------------------------------------
@@ -79,9 +81,12 @@ def orgs_list() -> None:
         )
 
 
+_SOURCES = ["twitter", "stackoverflow", "enrichment", "events", "crm"]
+
+
 @orgs.command("connect")
 @click.argument("name")
-@click.argument("source", type=click.Choice(["twitter", "stackoverflow", "enrichment"]))
+@click.argument("source", type=click.Choice(_SOURCES))
 @click.option(
     "--keywords", help="twitter: comma-separated keywords or phrases, e.g. 'acmedb,acme db'."
 )
@@ -97,6 +102,21 @@ def orgs_list() -> None:
     help="stackoverflow: NAME of the variable holding a Stack Exchange app key (optional: 10,000 calls a day "
     "instead of 300). enrichment: NAME of the variable holding the enrichment API key (required).",
 )
+@click.option(
+    "--map",
+    "event_map",
+    help="events: track event names -> signal types, e.g. 'Project Created=feature_usage,Heartbeat=' "
+    "(empty: not a signal). Unmapped names use the built-in list, else snake_case (docs/events.md).",
+)
+@click.option(
+    "--docs-hosts",
+    help="events: hosts whose `page` calls are docs_view signals, e.g. 'docs.acme.dev' "
+    "(default: any host starting with 'docs.').",
+)
+@click.option(
+    "--docs-paths",
+    help="events: path prefixes whose `page` calls are docs_view signals (default: /docs).",
+)
 def orgs_connect(
     name: str,
     source: str,
@@ -104,8 +124,21 @@ def orgs_connect(
     token_env: str | None,
     tags: str | None,
     key_env: str | None,
+    event_map: str | None,
+    docs_hosts: str | None,
+    docs_paths: str | None,
 ) -> None:
-    """Connect organization NAME to SOURCE (replaces its previous settings for SOURCE)."""
+    """Connect organization NAME to SOURCE (replaces its previous settings for SOURCE).
+
+    events and crm are pushed by the organization (`devsignal api`, `devsignal import`) and are
+    enabled by the first message or record; connect them to change the event mapping, or to
+    re-enable them after a disconnect."""
+    from devsignal_pipelines.lib.sources.events.mapping import (
+        EventSettings,
+        parse_event_map,
+        parse_hosts,
+        parse_paths,
+    )
     from devsignal_pipelines.lib.sources.twitter.client import build_query
 
     try:
@@ -120,6 +153,22 @@ def orgs_connect(
                     "enrichment needs --key-env VAR_NAME (the variable holding the API key)"
                 )
             settings, secret_env = {}, key_env
+        elif source == "events":
+            current = EventSettings.from_settings(_control().connector_settings(name, "events"))
+            settings = EventSettings(
+                event_map=parse_event_map(event_map)
+                if event_map is not None
+                else current.event_map,
+                docs_hosts=tuple(parse_hosts(docs_hosts))
+                if docs_hosts is not None
+                else current.docs_hosts,
+                docs_paths=tuple(parse_paths(docs_paths))
+                if docs_paths is not None
+                else current.docs_paths,
+            ).as_settings()
+            secret_env = None
+        elif source == "crm":
+            settings, secret_env = {}, None
         else:
             tag_list = [t.lower() for t in _split_list(tags or "")]
             if not tag_list:
@@ -134,7 +183,8 @@ def orgs_connect(
         raise click.UsageError(str(exc)) from exc
     detail = ", ".join(f"{k} {v}" for k, v in settings.items())
     click.echo(
-        f"{name} connected to {source}: {detail}"
+        f"{name} connected to {source}"
+        + (f": {detail}" if detail else "")
         + (f", secret from ${secret_env}" if secret_env else "")
     )
     if secret_env and secret_env not in os.environ:
@@ -145,7 +195,7 @@ def orgs_connect(
 
 @orgs.command("disconnect")
 @click.argument("name")
-@click.argument("source", type=click.Choice(["twitter", "stackoverflow", "enrichment"]))
+@click.argument("source", type=click.Choice(_SOURCES))
 def orgs_disconnect(name: str, source: str) -> None:
     """Stop syncing SOURCE for NAME (data already in the warehouse stays)."""
     try:
@@ -162,12 +212,13 @@ def orgs_disconnect(name: str, source: str) -> None:
 @click.argument("organization")
 @click.option(
     "--source",
-    type=click.Choice(["twitter", "stackoverflow", "enrichment", "all"]),
+    type=click.Choice([*_SOURCES, "all"]),
     default="all",
     show_default=True,
 )
 def sync(organization: str, source: str) -> None:
-    """Run ORGANIZATION's assets for SOURCE through Dagster now (the same job the schedules run)."""
+    """Run ORGANIZATION's assets for SOURCE through Dagster now (the same job the schedules run;
+    events / crm: load what arrived through the API or `devsignal import`)."""
     from devsignal_pipelines.definitions import defs
     from devsignal_pipelines.instance import get_instance
     from devsignal_pipelines.runner import run_organization
@@ -252,7 +303,8 @@ def sandbox() -> None:
 @click.option(
     "--seed-control-db",
     is_flag=True,
-    help="Also load the world's organizations and CRM into the control DB.",
+    help="Also give the world's organizations their CRM (as an import would) and product events "
+    "(as the Segment API would).",
 )
 def sandbox_serve(
     port: int,
@@ -265,7 +317,7 @@ def sandbox_serve(
     seed_control_db: bool,
 ) -> None:
     """Serve the X API v2, Stack Exchange 2.3 and Clearbit-style enrichment subsets for a seeded world."""
-    from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_crm
+    from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_first_party
     from devsignal_pipelines.sandbox.faults import Faults
     from devsignal_pipelines.sandbox.server import serve
     from devsignal_pipelines.sandbox.world import generate_world
@@ -275,7 +327,7 @@ def sandbox_serve(
     if seed_control_db:
         world = generate_world(seed=seed, scale=scale, tweets=tweets, anchor=anchor_at)
         control = _control()
-        counts = seed_crm(control, world)
+        counts = seed_first_party(control, world)
         # One credential for the three sandbox APIs: the variable named by --token-env.
         connect_demo_organizations(
             control, world, token_env, se_key_env=token_env, enrichment_key_env=token_env
@@ -363,4 +415,6 @@ if __name__ == "__main__":
 
 
 main.add_command(cli_sql.sql)
+main.add_command(cli_data.api_cmd)
+main.add_command(cli_data.import_cmd)
 cli_webhooks.register(main, orgs)

@@ -172,18 +172,6 @@ def redeliver_cmd(
     click.echo(f"{count} deliveries queued for redelivery")
 
 
-@click.command("api")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True)
-def api_cmd(host: str, port: int) -> None:
-    """Serve the REST-hook API for Zapier / Make (per-organization API keys: `devsignal orgs api-key`)."""
-    import uvicorn
-
-    from devsignal_pipelines.api.app import create_app
-
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
-
-
 @click.command("api-key")
 @click.argument("organization")
 def api_key_cmd(organization: str) -> None:
@@ -200,5 +188,4 @@ def api_key_cmd(organization: str) -> None:
 def register(main: click.Group, orgs: click.Group) -> None:
     """Add the webhook commands to the CLI."""
     main.add_command(webhooks)
-    main.add_command(api_cmd)
     orgs.add_command(api_key_cmd)

@@ -15,8 +15,8 @@ from devsignal_pipelines.demo.seed import (
     DEMO_ENRICHMENT_KEY_ENV,
     DEMO_SE_KEY_ENV,
     DEMO_TOKEN_ENV,
+    add_organizations,
     connect_demo_organizations,
-    seed_crm,
 )
 from devsignal_pipelines.lib.stores.warehouse import safe_url
 from devsignal_pipelines.settings import Settings, load_settings
@@ -43,6 +43,7 @@ def demo_world_params(settings: Settings, seed: int, scale: float) -> dict:
 def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = print) -> bool:
     from devsignal_pipelines.definitions import build_definitions
     from devsignal_pipelines.defs.resources import StackExchangeResource
+    from devsignal_pipelines.demo.first_party import api_server, demo_keys, send_first_party
     from devsignal_pipelines.demo.summary import print_summary
     from devsignal_pipelines.instance import get_instance
     from devsignal_pipelines.lib.stores.control import ControlDB
@@ -68,14 +69,17 @@ def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = pr
         os.environ["DEVSIGNAL_ENRICHMENT_API_URL"] = server.base_url
         echo(f"sandbox X and Stack Exchange APIs listening on {server.base_url}")
         control = ControlDB(settings.control_db_url)
-        seed_crm(control, world)
+        add_organizations(control, world)
         connect_demo_organizations(control, world)
+        with api_server(control) as api, demo_keys(control, world) as keys:
+            echo(f"first-party data through devsignal api on {api.base_url} and devsignal import")
+            send_first_party(control, world, api.base_url, keys, settings.home, echo)
         instance = get_instance(settings)
         all_ok = True
         for org in world.organizations:
             echo(
                 f"▶ {org.id}: {org.product} on X ({', '.join(org.keywords)}), "
-                f"Stack Overflow ([{'], ['.join(org.tags)}]) and enrichment"
+                f"Stack Overflow ([{'], ['.join(org.tags)}]), its product events and CRM, enrichment"
             )
             all_ok &= _run(defs, instance, org.id, "all", echo)
         # The enrichment API answers some first lookups 202 (queued): a later run asks again. In

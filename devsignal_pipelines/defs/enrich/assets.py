@@ -27,6 +27,8 @@ class EnrichmentConfig(dg.Config):
 
 @dg.asset(
     key=["raw", "enrichment_cache"],
+    # Loading Segment identify / group calls adds contacts and companies to look up.
+    deps=[dg.AssetKey(["raw", "product_events"])],
     partitions_def=organizations_partitions,
     group_name="enrichment",
     kinds={"clearbit", "python", "duckdb"},

@@ -78,11 +78,12 @@ def _enriched_crm_asset(
     return _asset
 
 
+# Segment identify / group calls create and update contacts and companies when they are loaded.
 companies = _enriched_crm_asset(
     CORE_COMPANIES,
     crm.companies_frame,
     build_companies,
-    deps=[dg.AssetKey(["raw", "enrichment_cache"])],
+    deps=[dg.AssetKey(["raw", "enrichment_cache"]), dg.AssetKey(["raw", "product_events"])],
 )
 # Identity resolution creates contacts; the employer link needs this run's companies.
 contacts = _enriched_crm_asset(
@@ -93,6 +94,7 @@ contacts = _enriched_crm_asset(
         dg.AssetKey(["core", "identity_links"]),
         dg.AssetKey(["raw", "enrichment_cache"]),
         dg.AssetKey(["core", "companies"]),
+        dg.AssetKey(["raw", "product_events"]),
     ],
 )
 

@@ -308,6 +308,8 @@ def upsert_companies(
             )
             result.stale = int(stale.sum())
             batch = batch[~stale].reset_index(drop=True)
+            if batch.empty:
+                return result
         by_domain = state.dropna(subset=["domain"]).drop_duplicates("domain").set_index("domain")
         domain_match = batch["domain"].map(by_domain["company_id"])
         batch["company_id"] = batch["company_id"].where(batch["company_id"].notna(), domain_match)
@@ -336,7 +338,7 @@ def upsert_companies(
         )
         new = latest.loc[~latest.index.isin(existing.index)].copy()
         _require_new(new, "companies", ("name", "domain"), "a new company needs a name or a domain")
-        new["created_at"] = new["created_at"].fillna(pd.Timestamp(now))
+        new["created_at"] = new["created_at"].fillna(new["updated_at"]).fillna(pd.Timestamp(now))
         new["updated_at"] = new["updated_at"].fillna(pd.Timestamp(now))
         new = new.reset_index()
         new["organization_id"] = organization_id
@@ -445,13 +447,16 @@ def _write_identities(
     insert_missing_rows(control, conn, table, columns, _rows(control, frame, columns))
     if not timestamped:
         return
-    applied = batch.drop_duplicates("external_id", keep="last").set_index("external_id")[
-        "applied_at"
-    ]
-    newer = frame[
-        frame["updated_at"].notna()
-        & (frame[key].map(applied).isna() | (frame["updated_at"] > frame[key].map(applied)))
-    ]
+    applied = frame.merge(
+        batch[["external_id", "applied_at"]].drop_duplicates("external_id", keep="last"),
+        left_on=key,
+        right_on="external_id",
+        how="left",
+    )
+    moves_forward = applied["updated_at"].notna() & (
+        applied["applied_at"].isna() | (applied["updated_at"] > applied["applied_at"])
+    )
+    newer = frame[moves_forward.to_numpy()]
     update_rows(
         control,
         conn,
@@ -568,6 +573,8 @@ def upsert_contacts(
             )
             result.stale = int(stale.sum())
             batch = batch[~stale].reset_index(drop=True)
+            if batch.empty:
+                return result
         # Unknown key: the contact with that email, else a new contact.
         emails = state.dropna(subset=["email"]).sort_values(["source", "contact_id"])
         by_email = emails.drop_duplicates("email").set_index("email")["contact_id"]
@@ -608,7 +615,7 @@ def upsert_contacts(
         new["company_id"] = new["explicit_company"].where(
             new["explicit_company"].notna(), new["email_company"]
         )
-        new["created_at"] = new["created_at"].fillna(pd.Timestamp(now))
+        new["created_at"] = new["created_at"].fillna(new["updated_at"]).fillna(pd.Timestamp(now))
         new["updated_at"] = new["updated_at"].fillna(pd.Timestamp(now))
         new["source"] = "crm" if platform == "crm" else "product"
         new = new.reset_index()
@@ -817,7 +824,7 @@ def upsert_deals(
         new = latest.loc[~known].copy()
         _require_new(new, "deals", ("stage",), "a new deal needs a stage")
         new["name"] = new["name"].where(new["name"].notna(), "Deal " + new["external_id"])
-        new["created_at"] = new["created_at"].fillna(pd.Timestamp(now))
+        new["created_at"] = new["created_at"].fillna(new["updated_at"]).fillna(pd.Timestamp(now))
         new["updated_at"] = new["updated_at"].fillna(new["created_at"])
         new = new.reset_index()
         new["organization_id"] = organization_id

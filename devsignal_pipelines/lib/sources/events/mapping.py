@@ -100,6 +100,12 @@ def parse_event_map(text: str) -> dict[str, str]:
                 f"--map: {signal_type!r} is not a signal type: lower-case letters, digits and '_', "
                 "starting with a letter (e.g. feature_usage)"
             )
+        same = next((k for k in mapping if event_key(k) == event_key(name)), None)
+        if same is not None and mapping[same] != signal_type:
+            raise ValueError(
+                f"--map names one event twice: {same!r} and {name!r} (names are compared without "
+                "case, spaces or punctuation); keep one"
+            )
         mapping[name] = signal_type
     return mapping
 

@@ -108,6 +108,7 @@ _ENVELOPE = msgspec.json.Decoder(Envelope)
 _ANY_MESSAGE = msgspec.json.Decoder(Message)
 _ONE = {name: msgspec.json.Decoder(kind) for name, kind in _BY_TYPE.items()}
 _KEY_ONLY = msgspec.json.Decoder(_KeyOnly)
+_MISSING = re.compile(r"missing required field `([^`]+)`")
 _PATH = re.compile(r"^(?P<why>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
 # Columns of an intake row, in order (lib/stores/control.event_intake).
@@ -279,9 +280,14 @@ def _one(
 
 
 def _split(text: str) -> tuple[str, str]:
+    """msgspec's message -> (what is wrong, the field's path): a missing field is named too."""
     match = _PATH.match(text)
     assert match is not None
     path = (match.group("path") or "").lstrip(".")
+    missing = _MISSING.search(match.group("why"))
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        return f"`{missing.group(1)}` is required", path
     return match.group("why"), path
 
 
