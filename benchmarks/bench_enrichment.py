@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from devsignal_pipelines.demo.seed import seed_crm
+from devsignal_pipelines.demo.seed import seed_first_party
 from devsignal_pipelines.lib.sources.enrichment.client import EnrichmentClient
 from devsignal_pipelines.lib.sources.enrichment.sync import sync_enrichment
 from devsignal_pipelines.lib.stores.control import ControlDB
@@ -56,7 +56,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp, SandboxServer(world, tokens=[TOKEN]) as server:
         control = ControlDB(f"sqlite:///{Path(tmp) / 'control.db'}")
-        seed_crm(control, world)
+        seed_first_party(control, world)
         warehouse = Warehouse(f"duckdb:///{Path(tmp) / 'warehouse.duckdb'}")
         warehouse.ensure_tables()
         cached = sorted(c.domain for c in companies)[: int(args.companies * args.cached)]

@@ -59,6 +59,20 @@ def orgs_add(name: str, display_name: str | None) -> None:
     click.echo(f"organization {name} {'created' if created else 'already exists'}")
 
 
+def _connector_summary(connector: dict) -> str:
+    """'twitter[acmedb,acme db] secret from $ACME_X_TOKEN', 'events[2 mapped events]', 'crm'."""
+    settings = connector["settings"] or {}
+    if connector["source"] in ("events", "crm"):
+        mapped = len(settings.get("event_map") or {})
+        hosts = ",".join(settings.get("docs_hosts") or [])
+        parts = [f"{mapped} mapped events"] if mapped else []
+        parts += [f"docs on {hosts}"] if hosts else []
+        return connector["source"] + (f"[{'; '.join(parts)}]" if parts else "")
+    detail = ",".join(settings.get("keywords") or settings.get("tags") or [])
+    secret = f" secret from ${connector['secret_env']}" if connector["secret_env"] else ""
+    return f"{connector['source']}[{detail}]{secret}"
+
+
 @orgs.command("list")
 def orgs_list() -> None:
     """List organizations with their enabled connectors (secrets are never shown, only variable names)."""
@@ -69,11 +83,8 @@ def orgs_list() -> None:
         return
     connectors: dict[str, list[str]] = {}
     for connector in control.connectors():
-        settings = connector["settings"] or {}
-        detail = ",".join(settings.get("keywords") or settings.get("tags") or [])
         connectors.setdefault(connector["organization_id"], []).append(
-            f"{connector['source']}[{detail}]"
-            + (f" secret from ${connector['secret_env']}" if connector["secret_env"] else "")
+            _connector_summary(connector)
         )
     for org in organizations.itertuples():
         click.echo(

@@ -24,6 +24,8 @@ def test_every_record_field_and_alias_is_documented(spelling: str) -> None:
 
 @pytest.mark.parametrize("event", sorted(BUILTIN_EVENT_SIGNALS))
 def test_every_built_in_event_name_is_documented_with_its_signal_type(event: str) -> None:
-    names = " ".join(DOC[DOC.index("Built-in event names") : DOC.index("Change them per organization")].split())
+    names = " ".join(
+        DOC[DOC.index("Built-in event names") : DOC.index("Change them per organization")].split()
+    )
     assert f"`{event}`" in names
     assert f"`{BUILTIN_EVENT_SIGNALS[event]}`" in names
