@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DEVSIGNAL_HOME ?= $(CURDIR)/.devsignal
 
-.PHONY: demo dev test test-all lint format bench bench-sync bench-models bench-webhooks install clean
+.PHONY: demo dev test test-all lint format bench bench-sync bench-models bench-webhooks bench-ingest install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff format devsignal_pipelines tests benchmarks
 
 ## Throughput and memory benchmarks (not part of `make test`); each also has its own target.
-bench: bench-sync bench-models bench-webhooks
+bench: bench-sync bench-models bench-webhooks bench-ingest
 
 ## ~100,000 X posts synced from the sandbox into DuckDB: posts/s, phases, peak RSS.
 bench-sync: $(STAMP)
@@ -49,6 +49,10 @@ bench-models: $(STAMP)
 ## 100,000 webhook events fanned out to a local receiver: signed deliveries/s, counts match.
 bench-webhooks: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_webhooks
+
+## 1,000,000 Segment track events through `devsignal api` into core.signals: events/s, latency, counts match.
+bench-ingest: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_ingest
 
 clean:
 	rm -rf $(VENV) .devsignal .pytest_cache .ruff_cache

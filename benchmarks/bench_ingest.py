@@ -190,7 +190,8 @@ async def _send_all(spec: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: Counter = Counter()
     by_event: Counter = Counter()
-    state = {"accepted": 0, "failed_batches": 0, "errors": 0}
+    state = {"accepted": 0, "failed_batches": 0, "errors": 0, "failing": 0, "aborted": False}
+    give_up_after = max(100, 4 * spec["connections"])  # failures in a row: the API is gone
     connector = aiohttp.TCPConnector(limit=spec["connections"], limit_per_host=0)
     auth = aiohttp.BasicAuth(spec["key"], "")
     headers = {"Content-Type": "application/json"}
@@ -201,24 +202,35 @@ async def _send_all(spec: dict[str, Any]) -> dict[str, Any]:
             count = min(size, events - index * size)
             batch, names = messages.batch(index, size, count)
             for attempt in range(MAX_ATTEMPTS):
+                if state["aborted"]:
+                    return
                 sent_at = datetime.now(UTC).isoformat(timespec="milliseconds")
                 body = b'{"batch":' + batch + b',"sentAt":"' + sent_at.encode() + b'"}'
                 started = time.perf_counter()
                 try:
                     async with session.post(url, data=body, headers=headers) as response:
-                        await response.read()
+                        answer = await response.read()
                         status = response.status
                 except (aiohttp.ClientError, TimeoutError) as exc:
-                    status = 0
-                    state["errors"] += 1
-                    if state["errors"] <= 3:
-                        print(f"  client error: {type(exc).__name__}: {exc}", file=sys.stderr)
+                    status, answer = 0, f"{type(exc).__name__}: {exc}".encode()
                 latencies.append(time.perf_counter() - started)
                 statuses[status] += 1
                 if status == 200:
                     state["accepted"] += count
+                    state["failing"] = 0
                     by_event.update(names)
                     break
+                state["errors"] += 1
+                state["failing"] += 1
+                if state["errors"] <= 3:
+                    print(
+                        f"  answer {status}: {answer[:300].decode(errors='replace')}",
+                        file=sys.stderr,
+                    )
+                if state["failing"] >= give_up_after:
+                    state["aborted"] = True
+                    print(f"  {give_up_after} failures in a row: giving up", file=sys.stderr)
+                    return
                 await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
             else:
                 state["failed_batches"] += 1
@@ -327,13 +339,16 @@ def tree_cpu_s(pid: int) -> float:
 
 
 class RssSampler:
-    """Peak RSS of the API process (with its workers) and of this process, every 0.2 s, per phase."""
+    """Peak RSS of the API process (with its workers) and of this process, every 0.2 s, per phase;
+    during the intake also how many client connections each API process holds (uvicorn's workers
+    share one listening socket and the kernel need not spread connections evenly)."""
 
-    def __init__(self, api_pid: int, interval_s: float = 0.2):
-        self.api_pid, self.interval_s = api_pid, interval_s
+    def __init__(self, api_pid: int, port: int, interval_s: float = 0.2):
+        self.api_pid, self.port, self.interval_s = api_pid, port, interval_s
         self.phase = "setup"
         self.api_peak: dict[str, int] = {}
         self.self_peak: dict[str, int] = {}
+        self.connections: dict[int, int] = {}  # API process id -> most connections seen
         self._stop = threading.Event()
         self._me = psutil.Process()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -342,11 +357,22 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             api = 0
+            phase = self.phase
             for proc in _tree(self.api_pid):
                 with suppress(psutil.NoSuchProcess):
                     api += proc.memory_info().rss
+                    if phase == "intake":
+                        held = sum(
+                            1
+                            for c in proc.net_connections("tcp")
+                            if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == self.port
+                        )
+                        worker = "resource_tracker" not in " ".join(proc.cmdline())
+                        if held or (proc.pid != self.api_pid and worker):
+                            self.connections[proc.pid] = max(
+                                self.connections.get(proc.pid, 0), held
+                            )
             me = self._me.memory_info().rss
-            phase = self.phase
             self.api_peak[phase] = max(self.api_peak.get(phase, 0), api)
             self.self_peak[phase] = max(self.self_peak.get(phase, 0), me)
             self._stop.wait(self.interval_s)
@@ -371,7 +397,9 @@ def fresh_pg_database(admin_url: str, keep: bool) -> Iterator[str]:
     try:
         yield admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        if not keep:
+        if keep:
+            print(f"kept database {name}", file=sys.stderr)
+        else:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -431,7 +459,7 @@ def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: s
     }
     port = _free_port()
     api = start_api(port, args.workers, env, home / "api.log")
-    sampler = RssSampler(api.pid)
+    sampler = RssSampler(api.pid, port)
     batches = math.ceil(args.events / args.batch)
     resend_batches = max(1, math.ceil(batches * RESEND_SHARE))
     resend_events = min(args.events, resend_batches * args.batch)
@@ -505,13 +533,18 @@ def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: s
         frame_rows = len(frame)
         del frame
         by_type = warehouse.read_df(
-            "SELECT signal_type, count(*) AS n, count(DISTINCT signal_id) AS d "
-            "FROM core.signals WHERE organization_id = :o AND source = 'product' "
-            "GROUP BY signal_type",
+            "SELECT signal_type, count(*) AS n FROM core.signals "
+            "WHERE organization_id = :o AND source = 'product' GROUP BY signal_type",
             {"o": org},
         )
         signals_by_type = {row.signal_type: int(row.n) for row in by_type.itertuples()}
-        signals_distinct = int(by_type["d"].sum()) if not by_type.empty else 0
+        signals_distinct = int(
+            warehouse.scalar(
+                "SELECT count(DISTINCT signal_id) FROM core.signals "
+                "WHERE organization_id = :o AND source = 'product'",
+                {"o": org},
+            )
+        )
 
         # The same messages once more, after they were loaded: the warehouse must skip them all.
         sampler.phase = "resend-after-load"
@@ -583,6 +616,7 @@ def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: s
             "machine_cpu_cores": machine_busy_s / intake_s,
             "load_average_before": load_before,
             "api_peak_rss_mb": sampler.api_peak.get("intake", 0) / 2**20,
+            "connections_per_api_process": sorted(sampler.connections.values(), reverse=True),
         },
         "resend": {
             "batches": resend_batches,
@@ -653,6 +687,9 @@ def report(r: dict) -> None:
         f"{i['client_cpu_cores']:.0%}, rest of the machine {max(others, 0):.0%} (PostgreSQL, "
         f"if used); load average before {i['load_average_before']:.2f}"
     )
+    if r["workers"] > 1:
+        spread = ", ".join(str(n) for n in i["connections_per_api_process"])
+        print(f"  connections        per API worker process (most seen): {spread}")
     print(
         f"  API peak RSS       {i['api_peak_rss_mb']:,.0f} MB during intake "
         f"({r['api_peak_rss_mb_whole_run']:,.0f} MB over the whole run)"
