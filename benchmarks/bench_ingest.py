@@ -429,12 +429,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: str) -> dict:
-    from devsignal_pipelines.lib.signals import (
-        combine_signals,
-        product_signals,
-        stackoverflow_signals,
-        tweet_signals,
-    )
+    from devsignal_pipelines.lib.signals import build_signals
     from devsignal_pipelines.lib.sources.events.load import load_events
     from devsignal_pipelines.lib.sources.events.mapping import EventSettings
     from devsignal_pipelines.lib.stores.control import ControlDB
@@ -508,30 +503,19 @@ def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: s
         # core/signals, as the asset builds one organization's partition.
         sampler.phase = "signals"
         started = time.perf_counter()
-        frame = combine_signals(
-            tweet_signals(warehouse, org),
-            stackoverflow_signals(warehouse, org),
-            product_signals(
-                warehouse,
-                org,
-                EventSettings.from_settings(control.connector_settings(org, "events")),
-            ),
-        )
-        query_s = time.perf_counter() - started
+        settings = EventSettings.from_settings(control.connector_settings(org, "events"))
         webhook_events = None
         if args.emit_webhooks:
             with (
                 warehouse.transaction() as tx,
                 emit_changes(tx, control, CORE_SIGNALS, org) as emitted,
             ):
-                tx.replace_partition(CORE_SIGNALS, frame, org)
+                frame_rows = build_signals(tx, org, settings)
             webhook_events = emitted.new
         else:
             with warehouse.transaction() as tx:
-                tx.replace_partition(CORE_SIGNALS, frame, org)
+                frame_rows = build_signals(tx, org, settings)
         signals_s = time.perf_counter() - started
-        frame_rows = len(frame)
-        del frame
         by_type = warehouse.read_df(
             "SELECT signal_type, count(*) AS n FROM core.signals "
             "WHERE organization_id = :o AND source = 'product' GROUP BY signal_type",
@@ -636,8 +620,6 @@ def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: s
         },
         "signals": {
             "seconds": signals_s,
-            "query_s": query_s,
-            "write_s": signals_s - query_s,
             "rows": frame_rows,
             "by_type": signals_by_type,
             "emit_webhooks": args.emit_webhooks,
@@ -711,8 +693,8 @@ def report(r: dict) -> None:
         else "without emit_changes (no webhook outbox events)"
     )
     print(
-        f"core.signals         {sg['rows']:,} rows in {sg['seconds']:.1f} s (query {sg['query_s']:.1f}, "
-        f"write {sg['write_s']:.1f}), {emit}"
+        f"core.signals         {sg['rows']:,} rows in {sg['seconds']:.1f} s "
+        f"(build_signals: one INSERT ... SELECT in the warehouse), {emit}"
     )
     print(
         f"  by type            {', '.join(f'{k} {v:,}' for k, v in sorted(sg['by_type'].items()))}"

@@ -1,13 +1,16 @@
-"""Build one organization's core.signals rows from every source."""
+"""Build one organization's core.signals rows from every source, inside the warehouse.
+
+Each source is one SELECT over its raw tables and core.identity_links; `build_signals` replaces
+the organization's rows with their UNION ALL in one INSERT ... SELECT, so no row leaves the
+warehouse (a million product events are rewritten in seconds, not round-tripped through Python).
+"""
 
 from __future__ import annotations
-
-import pandas as pd
 
 from devsignal_pipelines.lib.identity.sql import quote, url_host_sql
 from devsignal_pipelines.lib.sources.events.mapping import DOCS_HOST_PREFIX, EventSettings
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
-from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.lib.stores.warehouse import WarehouseTransaction
 
 # json_object (DuckDB) and jsonb_build_object (PostgreSQL) take the same alternating key/value list.
 _JSON_OBJECT = {"duckdb": "json_object", "postgres": "jsonb_build_object"}
@@ -95,16 +98,6 @@ WHERE a.organization_id = :o
 """
 
 
-def tweet_signals(warehouse: Warehouse, organization_id: str) -> pd.DataFrame:
-    sql = _TWEET_SIGNALS_SQL.format(json_object=_JSON_OBJECT[warehouse.dialect])
-    return warehouse.read_df(sql, {"o": organization_id})
-
-
-def stackoverflow_signals(warehouse: Warehouse, organization_id: str) -> pd.DataFrame:
-    sql = _STACKOVERFLOW_SIGNALS_SQL.format(json_object=_JSON_OBJECT[warehouse.dialect])
-    return warehouse.read_df(sql, {"o": organization_id})
-
-
 # Segment track / page messages (mapping.py decides which, and their signal_type). The person is the
 # userId, or for an anonymous message the user its anonymousId was first seen with (an identify or
 # track carrying both, or an alias); anonymous messages of a device never identified stay signals
@@ -167,9 +160,7 @@ def _event_key_sql(column: str) -> str:
     return f"trim(regexp_replace(lower({column}), '[^a-z0-9]+', ' ', 'g'))"
 
 
-def product_signals(
-    warehouse: Warehouse, organization_id: str, settings: EventSettings
-) -> pd.DataFrame:
+def product_signals_sql(dialect: str, settings: EventSettings) -> str:
     """The organization's Segment track / page messages that are signals (see events/mapping.py)."""
     mapping = ", ".join(
         f"({quote(key)}, {quote(value)})" for key, value in sorted(settings.signal_types().items())
@@ -186,21 +177,37 @@ def product_signals(
         f"l.page_path = {quote(p.rstrip('/') or '/')} OR l.page_path LIKE {quote(p.rstrip('/') + '/%')}"
         for p in settings.docs_paths
     )
-    sql = _PRODUCT_SIGNALS_SQL.format(
+    return _PRODUCT_SIGNALS_SQL.format(
         mapping=mapping,
         snake_case=snake_case,
         is_docs=f"({docs_host}{' OR ' + docs_path if docs_path else ''})",
         host=url_host_sql("page_url"),
         event_key=_event_key_sql("l.event"),
-        json_object=_JSON_OBJECT[warehouse.dialect],
+        json_object=_JSON_OBJECT[dialect],
     )
-    return warehouse.read_df(sql, {"o": organization_id})
 
 
-def combine_signals(*frames: pd.DataFrame) -> pd.DataFrame:
-    non_empty = [f for f in frames if not f.empty]
-    if not non_empty:
-        return pd.DataFrame(columns=list(CORE_SIGNALS.column_names))
-    return pd.concat(non_empty, ignore_index=True).sort_values(
-        ["occurred_at", "signal_id"], ignore_index=True
+def signals_sql(dialect: str, settings: EventSettings) -> str:
+    """Every source's signals of organization `:o`, in core.signals' column order."""
+    parts = [
+        _TWEET_SIGNALS_SQL.format(json_object=_JSON_OBJECT[dialect]),
+        _STACKOVERFLOW_SIGNALS_SQL.format(json_object=_JSON_OBJECT[dialect]),
+        product_signals_sql(dialect, settings),
+    ]
+    return "\nUNION ALL\n".join(f"SELECT * FROM ({part}) s" for part in parts)
+
+
+def build_signals(tx: WarehouseTransaction, organization_id: str, settings: EventSettings) -> int:
+    """Replace the organization's core.signals rows; returns how many it has now."""
+    columns = ", ".join(CORE_SIGNALS.column_names)
+    tx.execute("DELETE FROM core.signals WHERE organization_id = :o", {"o": organization_id})
+    tx.execute(
+        f"INSERT INTO core.signals ({columns}) SELECT {columns} FROM ({signals_sql(tx.dialect, settings)}) a",
+        {"o": organization_id},
+    )
+    return int(
+        tx.fetch_df(
+            "SELECT count(*) AS n FROM core.signals WHERE organization_id = :o",
+            {"o": organization_id},
+        ).iat[0, 0]
     )

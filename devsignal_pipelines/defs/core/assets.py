@@ -11,12 +11,7 @@ from devsignal_pipelines.defs.tables import (
     partition_row_counts,
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib.signals import (
-    combine_signals,
-    product_signals,
-    stackoverflow_signals,
-    tweet_signals,
-)
+from devsignal_pipelines.lib.signals import build_signals
 from devsignal_pipelines.lib.sources.events.mapping import EventSettings
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
 from devsignal_pipelines.lib.webhooks.emit import emit_changes
@@ -52,28 +47,27 @@ def signals(
     organization_id = context.partition_key
     store = warehouse.get()
     control = control_db.get()
-    frame = combine_signals(
-        tweet_signals(store, organization_id),
-        stackoverflow_signals(store, organization_id),
-        product_signals(
-            store,
-            organization_id,
-            EventSettings.from_settings(control.connector_settings(organization_id, "events")),
-        ),
-    )
+    settings = EventSettings.from_settings(control.connector_settings(organization_id, "events"))
     # New signals become signal.created events in the outbox before the warehouse commits.
     with (
         store.transaction() as tx,
         emit_changes(tx, control, CORE_SIGNALS, organization_id) as events,
     ):
-        tx.replace_partition(CORE_SIGNALS, frame, organization_id)
-    by_type = frame["signal_type"].value_counts().sort_index().to_dict()
+        build_signals(tx, organization_id, settings)
+    counts = store.read_df(
+        "SELECT signal_type, count(*) AS n, count(company_id) AS with_company FROM core.signals "
+        "WHERE organization_id = :o GROUP BY signal_type ORDER BY signal_type",
+        {"o": organization_id},
+    )
     yield dg.MaterializeResult(
         asset_key=["core", "signals"],
         metadata={
             **partition_row_counts(store, CORE_SIGNALS, organization_id),
-            "signals_with_company": int(frame["company_id"].notna().sum()),
-            **{f"signals_{k}": int(v) for k, v in by_type.items()},
+            "signals_with_company": int(counts["with_company"].sum()),
+            **{
+                f"signals_{k}": int(v)
+                for k, v in zip(counts["signal_type"], counts["n"], strict=True)
+            },
             **events.as_metadata(),
         },
     )

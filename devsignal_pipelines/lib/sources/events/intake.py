@@ -20,12 +20,15 @@ warehouse's primary key makes harmless.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import uuid
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
 
-from devsignal_pipelines.lib.sources.crm.frames import control_time
 from devsignal_pipelines.lib.sources.events.messages import INTAKE_COLUMNS
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
@@ -46,34 +49,65 @@ def write_intake(
     if conn is None:
         with control.begin() as tx:
             return write_intake(control, rows, tx)
-    columns = ", ".join(INTAKE_COLUMNS)
-    conflict = "ON CONFLICT (organization_id, message_id) DO NOTHING"
     if control.engine.dialect.name == "postgresql":
-        from psycopg2.extras import execute_values
-
-        cursor = conn.connection.dbapi_connection.cursor()
-        inserted = execute_values(
-            cursor,
-            f"INSERT INTO event_intake ({columns}) VALUES %s {conflict} RETURNING seq",
-            list(rows),
-            page_size=max(len(rows), 1),
-            fetch=True,
-        )
-        return len(inserted)
-    stamped = [_sqlite_times(control, row) for row in rows]
+        return _copy_postgres(conn, rows)
     placeholders = ", ".join("?" for _ in INTAKE_COLUMNS)
     result = conn.exec_driver_sql(
-        f"INSERT INTO event_intake ({columns}) VALUES ({placeholders}) {conflict}", stamped
+        f"INSERT INTO event_intake ({_COLUMNS}) VALUES ({placeholders}) {_SKIP_KNOWN}",
+        _sqlite_rows(rows),
     )
     return max(result.rowcount, 0)
 
 
-def _sqlite_times(control: ControlDB, row: tuple) -> tuple:
-    values = list(row)
-    for position in _TIME_POSITIONS:
-        if values[position] is not None:
-            values[position] = control_time(control, values[position])
-    return tuple(values)
+_COLUMNS = ", ".join(INTAKE_COLUMNS)
+_SKIP_KNOWN = "ON CONFLICT (organization_id, message_id) DO NOTHING"
+
+
+def _sqlite_rows(rows: Sequence[tuple]) -> list[tuple]:
+    """Times as SQLAlchemy's SQLite text (UTC, no offset). The messages of a request share their
+    receivedAt and often their sentAt, so each distinct time is formatted once."""
+    formatted: dict[datetime, str] = {}
+
+    def text(value: datetime) -> str:
+        found = formatted.get(value)
+        if found is None:
+            found = formatted[value] = (
+                value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            )
+        return found
+
+    out = []
+    for row in rows:
+        values = list(row)
+        for position in _TIME_POSITIONS:
+            if values[position] is not None:
+                values[position] = text(values[position])
+        out.append(tuple(values))
+    return out
+
+
+def _copy_postgres(conn: sa.Connection, rows: Sequence[tuple]) -> int:
+    """COPY into a temporary table, then one INSERT ... SELECT that skips known message ids:
+    about twice the speed of a multi-row INSERT ... VALUES (the server parses one short
+    statement instead of thousands of literals)."""
+    stage = f"_intake_{uuid.uuid4().hex[:12]}"
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {stage} AS SELECT {_COLUMNS} FROM event_intake WITH NO DATA"
+    )
+    null = f"NULL-{uuid.uuid4().hex[:20]}"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow([null if value is None else value for value in row])
+    buffer.seek(0)
+    conn.connection.dbapi_connection.cursor().copy_expert(
+        f"COPY {stage} ({_COLUMNS}) FROM STDIN WITH (FORMAT csv, NULL '{null}')", buffer
+    )
+    result = conn.exec_driver_sql(
+        f"INSERT INTO event_intake ({_COLUMNS}) SELECT {_COLUMNS} FROM {stage} {_SKIP_KNOWN}"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {stage}")
+    return max(result.rowcount, 0)
 
 
 def pending(control: ControlDB) -> pd.DataFrame:
