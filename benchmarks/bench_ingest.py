@@ -429,7 +429,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: str) -> dict:
-    from devsignal_pipelines.lib.signals import build_signals
+    from devsignal_pipelines.lib.signals import SignalSettings, build_signals
     from devsignal_pipelines.lib.sources.events.load import load_events
     from devsignal_pipelines.lib.sources.events.mapping import EventSettings
     from devsignal_pipelines.lib.stores.control import ControlDB
@@ -503,7 +503,9 @@ def run(args: argparse.Namespace, home: Path, warehouse_url: str, control_url: s
         # core/signals, as the asset builds one organization's partition.
         sampler.phase = "signals"
         started = time.perf_counter()
-        settings = EventSettings.from_settings(control.connector_settings(org, "events"))
+        settings = SignalSettings(
+            events=EventSettings.from_settings(control.connector_settings(org, "events"))
+        )
         webhook_events = None
         if args.emit_webhooks:
             with (

@@ -12,11 +12,13 @@ from devsignal_pipelines.defs.enrich import crm_assets
 from devsignal_pipelines.defs.identity import assets as identity_assets
 from devsignal_pipelines.defs.ingest.events import assets as events_assets
 from devsignal_pipelines.defs.ingest.events.sensors import first_party_sensor
+from devsignal_pipelines.defs.ingest.github import assets as github_assets
 from devsignal_pipelines.defs.ingest.stackoverflow import assets as stackoverflow_assets
 from devsignal_pipelines.defs.ingest.twitter import assets as twitter_assets
 from devsignal_pipelines.defs.jobs import (
     enrichment_sync_job,
     first_party_sync_job,
+    github_sync_job,
     organization_sync_job,
     stackoverflow_sync_job,
     twitter_sync_job,
@@ -25,12 +27,14 @@ from devsignal_pipelines.defs.models import assets as model_assets
 from devsignal_pipelines.defs.resources import (
     ControlDBResource,
     EnrichmentResource,
+    GitHubResource,
     StackExchangeResource,
     WarehouseResource,
     XApiResource,
 )
 from devsignal_pipelines.defs.schedules import (
     enrichment_companies_daily,
+    github_every_hour,
     stackoverflow_every_6_hours,
     twitter_every_30_minutes,
 )
@@ -39,6 +43,7 @@ from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
 ASSET_MODULES = [
     twitter_assets,
     stackoverflow_assets,
+    github_assets,
     events_assets,
     enrich_assets,
     crm_assets,
@@ -55,6 +60,7 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
         "x_api": XApiResource(),
         "stackexchange": StackExchangeResource(),
         "enrichment": EnrichmentResource(),
+        "github": GitHubResource(),
         **resource_overrides,
     }
     return dg.Definitions(
@@ -65,6 +71,7 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
             stackoverflow_sync_job,
             enrichment_sync_job,
             first_party_sync_job,
+            github_sync_job,
             organization_sync_job,
             enrich_assets.enrichment_bulk,
             model_assets.sql_models_job,
@@ -73,6 +80,7 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
         schedules=[
             twitter_every_30_minutes,
             stackoverflow_every_6_hours,
+            github_every_hour,
             enrichment_companies_daily,
             model_assets.sql_models_every_6_hours,
             *webhooks.schedules,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 X_API_DEFAULT_URL = "https://api.twitter.com"
 STACKEXCHANGE_API_DEFAULT_URL = "https://api.stackexchange.com"
+GITHUB_API_DEFAULT_URL = "https://api.github.com"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Settings:
     x_api_url: str
     stackexchange_api_url: str
     enrichment_api_url: str | None  # None: the vendor's own hosts
+    github_api_url: str = GITHUB_API_DEFAULT_URL
 
     @property
     def dagster_home(self) -> Path:
@@ -51,5 +53,8 @@ def load_settings() -> Settings:
         or None,
         stackexchange_api_url=(
             os.environ.get("DEVSIGNAL_STACKEXCHANGE_API_URL") or STACKEXCHANGE_API_DEFAULT_URL
+        ).rstrip("/"),
+        github_api_url=(
+            os.environ.get("DEVSIGNAL_GITHUB_API_URL") or GITHUB_API_DEFAULT_URL
         ).rstrip("/"),
     )

@@ -35,8 +35,8 @@ def _split_list(value: str) -> list[str]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """DevSignal Pipelines: developer signals (X mentions, Stack Overflow, your product's events and
-    CRM) resolved to enriched, scored accounts."""
+    """DevSignal Pipelines: developer signals (X mentions, Stack Overflow, GitHub, your product's
+    events and CRM) resolved to enriched, scored accounts."""
 
 
 # --- organizations -----------------------------------------------------------------------------
@@ -68,7 +68,9 @@ def _connector_summary(connector: dict) -> str:
         parts = [f"{mapped} mapped events"] if mapped else []
         parts += [f"docs on {hosts}"] if hosts else []
         return connector["source"] + (f"[{'; '.join(parts)}]" if parts else "")
-    detail = ",".join(settings.get("keywords") or settings.get("tags") or [])
+    detail = ",".join(
+        settings.get("keywords") or settings.get("tags") or settings.get("repos") or []
+    )
     secret = f" secret from ${connector['secret_env']}" if connector["secret_env"] else ""
     return f"{connector['source']}[{detail}]{secret}"
 
@@ -92,7 +94,8 @@ def orgs_list() -> None:
         )
 
 
-_SOURCES = ["twitter", "stackoverflow", "enrichment", "events", "crm"]
+_SOURCES = ["twitter", "stackoverflow", "github", "enrichment", "events", "crm"]
+_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
 @orgs.command("connect")
@@ -103,7 +106,17 @@ _SOURCES = ["twitter", "stackoverflow", "enrichment", "events", "crm"]
 )
 @click.option(
     "--token-env",
-    help="twitter: NAME of the variable holding the X bearer token (read when a run starts; never stored).",
+    help="twitter: NAME of the variable holding the X bearer token (read when a run starts; never stored). "
+    "github: NAME of the variable holding a GitHub token (optional for public repositories: 60 requests an "
+    "hour without one, 5,000 with one).",
+)
+@click.option(
+    "--repos", help="github: comma-separated repositories, e.g. 'acme/acmedb,acme/acme-cli'."
+)
+@click.option(
+    "--members",
+    help="github: logins of the organization's own people, whose activity is not a signal (GitHub's "
+    "OWNER / MEMBER association and bots are left out anyway).",
 )
 @click.option(
     "--tags", help="stackoverflow: comma-separated tags to track, e.g. 'acmedb,acmedb-migrations'."
@@ -133,6 +146,8 @@ def orgs_connect(
     source: str,
     keywords: str | None,
     token_env: str | None,
+    repos: str | None,
+    members: str | None,
     tags: str | None,
     key_env: str | None,
     event_map: str | None,
@@ -158,6 +173,17 @@ def orgs_connect(
                 raise click.UsageError("twitter needs --keywords 'a,b' and --token-env VAR_NAME")
             settings, secret_env = {"keywords": _split_list(keywords)}, token_env
             build_query(settings["keywords"])
+        elif source == "github":
+            repo_list = _split_list(repos or "")
+            if not repo_list:
+                raise click.UsageError("github needs --repos 'owner/repo,owner/other'")
+            bad = [r for r in repo_list if not _REPO.match(r)]
+            if bad:
+                raise click.UsageError(
+                    f"--repos: {', '.join(bad)} not owner/repo (e.g. 'acme/acmedb'); a URL is not needed"
+                )
+            settings = {"repos": repo_list, "members": _split_list(members or "")}
+            secret_env = token_env
         elif source == "enrichment":
             if not key_env:
                 raise click.UsageError(

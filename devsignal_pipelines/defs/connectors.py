@@ -9,6 +9,7 @@ from devsignal_pipelines.defs.resources import ControlDBResource
 _CONNECT_HINT = {
     "twitter": "--keywords 'a,b' --token-env VAR_NAME",
     "stackoverflow": "--tags 'tag1,tag2' [--key-env VAR_NAME]",
+    "github": "--repos 'owner/repo,owner/other' [--token-env VAR_NAME]",
 }
 
 

@@ -12,6 +12,17 @@ SOURCE_ASSETS = {
         dg.AssetKey(["raw", "so_answers"]),
         dg.AssetKey(["raw", "so_users"]),
     ],
+    "github": [
+        dg.AssetKey(["raw", name])
+        for name in (
+            "github_repositories",
+            "github_stargazers",
+            "github_forks",
+            "github_issues",
+            "github_comments",
+            "github_users",
+        )
+    ],
     "enrichment": [dg.AssetKey(["raw", "enrichment_cache"])],
     # Pushed to DevSignal (API, import): the run loads what arrived, then rebuilds what depends on it.
     "events": [dg.AssetKey(["raw", "product_events"])],
@@ -45,6 +56,11 @@ stackoverflow_sync_job = _source_job(
     "stackoverflow",
     "Sync one organization's Stack Overflow tags, then refresh its identities, contacts and signals.",
 )
+github_sync_job = _source_job(
+    "github",
+    "Sync one organization's tracked GitHub repositories (stars, forks, issues, pull requests, comments, "
+    "profiles), then refresh its identities, contacts and signals.",
+)
 enrichment_sync_job = _source_job(
     "enrichment",
     "Enrich one organization's companies and contacts (new, stale or queued lookups only), then rebuild its core "
@@ -69,6 +85,7 @@ organization_sync_job = dg.define_asset_job(
 SOURCE_JOBS = {
     "twitter": twitter_sync_job,
     "stackoverflow": stackoverflow_sync_job,
+    "github": github_sync_job,
     "enrichment": enrichment_sync_job,
     "events": first_party_sync_job,
     "crm": first_party_sync_job,

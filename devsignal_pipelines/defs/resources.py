@@ -13,6 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from devsignal_pipelines.lib.sources.enrichment.client import EnrichmentClient
+from devsignal_pipelines.lib.sources.github.client import GitHubClient
 from devsignal_pipelines.lib.sources.http import RetryPolicy
 from devsignal_pipelines.lib.sources.stackoverflow.client import StackExchangeClient
 from devsignal_pipelines.lib.sources.twitter.client import XApiClient
@@ -160,6 +161,44 @@ class EnrichmentResource(dg.ConfigurableResource):
             max_in_flight=self.max_in_flight,
             batch_size=self.batch_size,
             batch_pause_s=self.batch_pause_s,
+            timeout_s=self.timeout_s,
+            policy=RetryPolicy(
+                max_attempts=self.max_attempts,
+                backoff_base_s=self.backoff_base_s,
+                max_rate_limit_wait_s=self.max_rate_limit_wait_s,
+            ),
+        )
+
+
+class GitHubResource(dg.ConfigurableResource):
+    """GitHub REST API v3. Base URL from DEVSIGNAL_GITHUB_API_URL (the sandbox in demos and tests)."""
+
+    base_url: str | None = None
+    reserve: int = Field(
+        default=500,
+        ge=0,
+        description="Requests of the token's hourly budget left for other syncs: stop cleanly at it.",
+    )
+    max_rate_limit_wait_s: float = Field(
+        default=300.0, ge=0, description="Wait for a rate-limit reset up to this long, else stop."
+    )
+    profile_max_age_days: float = Field(
+        default=7.0, gt=0, description="Refresh a GitHub profile read longer ago than this."
+    )
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+
+    def client_for(self, organization_id: str, token_env: str | None) -> GitHubClient:
+        # A token is optional for public repositories (60 requests an hour without one).
+        token = read_secret(organization_id, "github", token_env) if token_env else None
+        return GitHubClient(
+            self.base_url or load_settings().github_api_url,
+            token,
+            organization_id=organization_id,
+            token_env=token_env,
+            reserve=self.reserve,
+            max_rate_limit_wait_s=self.max_rate_limit_wait_s,
             timeout_s=self.timeout_s,
             policy=RetryPolicy(
                 max_attempts=self.max_attempts,

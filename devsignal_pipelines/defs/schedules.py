@@ -6,6 +6,7 @@ import dagster as dg
 
 from devsignal_pipelines.defs.jobs import (
     enrichment_sync_job,
+    github_sync_job,
     stackoverflow_sync_job,
     twitter_sync_job,
 )
@@ -72,6 +73,14 @@ stackoverflow_every_6_hours = source_schedule(
     "stackoverflow",
     stackoverflow_sync_job,
     "One run per organization connected to Stack Overflow: questions, answers, owners, identities and signals.",
+)
+github_every_hour = source_schedule(
+    "github_every_hour",
+    "0 * * * *",
+    "github",
+    github_sync_job,
+    "One run per organization connected to GitHub: stars, forks, issues, pull requests, comments, profiles, "
+    "identities and signals (unchanged resources cost one free conditional request).",
 )
 enrichment_companies_daily = source_schedule(
     "enrichment_companies_daily",

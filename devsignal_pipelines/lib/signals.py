@@ -7,6 +7,8 @@ warehouse (a million product events are rewritten in seconds, not round-tripped 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from devsignal_pipelines.lib.identity.sql import quote, url_host_sql
 from devsignal_pipelines.lib.sources.events.mapping import DOCS_HOST_PREFIX, EventSettings
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
@@ -95,6 +97,72 @@ LEFT JOIN core.identity_links l
     ON l.organization_id = a.organization_id AND l.platform = 'stackoverflow'
     AND l.platform_user_id = CAST(a.owner_user_id AS TEXT)
 WHERE a.organization_id = :o
+"""
+
+
+# GitHub: stars, forks, issues and pull requests, comments, by someone outside the organization:
+# not a bot (type Bot, or a login ending in [bot]), not one of its members (the logins the
+# connector lists, and anyone GitHub calls OWNER or MEMBER of the repositories).
+_GITHUB_SIGNALS_SQL = """
+WITH insiders AS (
+    SELECT author_id AS user_id FROM raw.github_issues
+    WHERE organization_id = :o AND author_association IN ('OWNER', 'MEMBER')
+    UNION
+    SELECT author_id FROM raw.github_comments
+    WHERE organization_id = :o AND author_association IN ('OWNER', 'MEMBER')
+),
+activity AS (
+    SELECT 'github:star:' || CAST(s.repo_id AS TEXT) || ':' || CAST(s.user_id AS TEXT) AS signal_id,
+           s.organization_id, 'github_star' AS signal_type, s.starred_at AS occurred_at,
+           s.repo_id, s.user_id, s.login, s.user_type, r.html_url || '/stargazers' AS url,
+           CAST(NULL AS TEXT) AS title, CAST(NULL AS TEXT) AS state, CAST(NULL AS BIGINT) AS number,
+           CAST(NULL AS TEXT) AS kind, s.ingested_at
+    FROM raw.github_stargazers s
+    JOIN raw.github_repositories r ON r.organization_id = s.organization_id AND r.repo_id = s.repo_id
+    WHERE s.organization_id = :o
+    UNION ALL
+    SELECT 'github:fork:' || CAST(f.fork_id AS TEXT), f.organization_id, 'github_fork', f.created_at,
+           f.repo_id, f.owner_id, f.owner_login, f.owner_type, f.html_url, f.full_name,
+           CAST(NULL AS TEXT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT), f.ingested_at
+    FROM raw.github_forks f WHERE f.organization_id = :o
+    UNION ALL
+    SELECT 'github:issue:' || CAST(i.issue_id AS TEXT), i.organization_id,
+           CASE WHEN i.is_pull_request THEN 'github_pull_request' ELSE 'github_issue' END,
+           i.created_at, i.repo_id, i.author_id, i.author_login, i.author_type, i.html_url, i.title,
+           i.state, i.number, CAST(NULL AS TEXT), i.ingested_at
+    FROM raw.github_issues i WHERE i.organization_id = :o
+    UNION ALL
+    SELECT 'github:comment:' || c.kind || ':' || CAST(c.comment_id AS TEXT), c.organization_id,
+           'github_comment', c.created_at, c.repo_id, c.author_id, c.author_login, c.author_type,
+           c.html_url, CAST(NULL AS TEXT), CAST(NULL AS TEXT), c.issue_number, c.kind, c.ingested_at
+    FROM raw.github_comments c WHERE c.organization_id = :o
+)
+SELECT
+    a.signal_id,
+    a.organization_id,
+    'github' AS source,
+    a.signal_type,
+    a.occurred_at,
+    k.contact_id,
+    k.company_id,
+    CAST(NULL AS TEXT) AS sentiment,
+    CAST(NULL AS DOUBLE PRECISION) AS sentiment_score,
+    a.url,
+    {json_object}(
+        'repository', r.full_name, 'login', a.login, 'user_id', a.user_id, 'title', a.title,
+        'state', a.state, 'number', a.number, 'kind', a.kind, 'url', a.url,
+        'identity_method', k.method
+    ) AS metadata,
+    a.ingested_at
+FROM activity a
+JOIN raw.github_repositories r ON r.organization_id = a.organization_id AND r.repo_id = a.repo_id
+LEFT JOIN core.identity_links k
+    ON k.organization_id = a.organization_id AND k.platform = 'github'
+    AND k.platform_user_id = CAST(a.user_id AS TEXT)
+WHERE a.user_id IS NOT NULL
+  AND NOT (a.user_type = 'Bot' OR a.login LIKE '%[bot]')
+  AND a.user_id NOT IN (SELECT user_id FROM insiders WHERE user_id IS NOT NULL)
+  AND lower(a.login) NOT IN ({members})
 """
 
 
@@ -187,22 +255,37 @@ def product_signals_sql(dialect: str, settings: EventSettings) -> str:
     )
 
 
-def signals_sql(dialect: str, settings: EventSettings) -> str:
+@dataclass(frozen=True)
+class SignalSettings:
+    """What the organization's connectors say about turning its raw data into signals."""
+
+    events: EventSettings = field(default_factory=EventSettings)
+    github_members: tuple[str, ...] = ()  # logins of the organization's own people
+
+
+def github_signals_sql(dialect: str, members: tuple[str, ...]) -> str:
+    logins = ", ".join(quote(login.lower()) for login in members) or "''"
+    return _GITHUB_SIGNALS_SQL.format(json_object=_JSON_OBJECT[dialect], members=logins)
+
+
+def signals_sql(dialect: str, settings: SignalSettings) -> str:
     """Every source's signals of organization `:o`, in core.signals' column order."""
     parts = [
         _TWEET_SIGNALS_SQL.format(json_object=_JSON_OBJECT[dialect]),
         _STACKOVERFLOW_SIGNALS_SQL.format(json_object=_JSON_OBJECT[dialect]),
-        product_signals_sql(dialect, settings),
+        github_signals_sql(dialect, settings.github_members),
+        product_signals_sql(dialect, settings.events),
     ]
     return "\nUNION ALL\n".join(f"SELECT * FROM ({part}) s" for part in parts)
 
 
-def build_signals(tx: WarehouseTransaction, organization_id: str, settings: EventSettings) -> int:
+def build_signals(tx: WarehouseTransaction, organization_id: str, settings: SignalSettings) -> int:
     """Replace the organization's core.signals rows; returns how many it has now."""
     columns = ", ".join(CORE_SIGNALS.column_names)
     tx.execute("DELETE FROM core.signals WHERE organization_id = :o", {"o": organization_id})
     tx.execute(
-        f"INSERT INTO core.signals ({columns}) SELECT {columns} FROM ({signals_sql(tx.dialect, settings)}) a",
+        f"INSERT INTO core.signals ({columns}) SELECT {columns} "
+        f"FROM ({signals_sql(tx.dialect, settings)}) a",
         {"o": organization_id},
     )
     return int(

@@ -11,7 +11,7 @@ from devsignal_pipelines.defs.tables import (
     partition_row_counts,
 )
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
-from devsignal_pipelines.lib.signals import build_signals
+from devsignal_pipelines.lib.signals import SignalSettings, build_signals
 from devsignal_pipelines.lib.sources.events.mapping import EventSettings
 from devsignal_pipelines.lib.stores.tables import CORE_SIGNALS
 from devsignal_pipelines.lib.webhooks.emit import emit_changes
@@ -24,6 +24,11 @@ from devsignal_pipelines.lib.webhooks.emit import emit_changes
         dg.AssetKey(["raw", "so_questions"]),
         dg.AssetKey(["raw", "so_answers"]),
         dg.AssetKey(["raw", "product_events"]),
+        dg.AssetKey(["raw", "github_repositories"]),
+        dg.AssetKey(["raw", "github_stargazers"]),
+        dg.AssetKey(["raw", "github_forks"]),
+        dg.AssetKey(["raw", "github_issues"]),
+        dg.AssetKey(["raw", "github_comments"]),
         dg.AssetKey(["core", "identity_links"]),
     ],
     partitions_def=organizations_partitions,
@@ -42,12 +47,18 @@ def signals(
     Stack Overflow questions and answers as stackoverflow_question / stackoverflow_answer (title, url, tags,
     score, views, answered / accepted; deleted owners stay anonymous); the organization's own Segment track and
     page messages from raw.product_events, typed by its event mapping (signup, api_call, feature_usage,
-    docs_view, ...; anonymous messages are linked once the device's user is identified). Rebuilt per
+    docs_view, ...; anonymous messages are linked once the device's user is identified); GitHub stars,
+    forks, issues, pull requests and comments on the tracked repositories as github_star / github_fork /
+    github_issue / github_pull_request / github_comment (not the organization's members, not bots). Rebuilt per
     organization from its sources, so a re-run gives the same rows."""
     organization_id = context.partition_key
     store = warehouse.get()
     control = control_db.get()
-    settings = EventSettings.from_settings(control.connector_settings(organization_id, "events"))
+    github = control.connector_settings(organization_id, "github") or {}
+    settings = SignalSettings(
+        events=EventSettings.from_settings(control.connector_settings(organization_id, "events")),
+        github_members=tuple(github.get("members") or ()),
+    )
     # New signals become signal.created events in the outbox before the warehouse commits.
     with (
         store.transaction() as tx,

@@ -12,6 +12,7 @@ from devsignal_pipelines.lib.stores.tables import CORE_IDENTITY_LINKS
 AUTHOR_TABLES = [
     dg.AssetKey(["raw", "twitter_users"]),
     dg.AssetKey(["raw", "so_users"]),
+    dg.AssetKey(["raw", "github_users"]),
     dg.AssetKey(["raw", "product_events"]),
 ]
 
@@ -29,7 +30,7 @@ AUTHOR_TABLES = [
 def identity_links(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, control_db: ControlDBResource
 ) -> dg.MaterializeResult:
-    """Links every X author and Stack Overflow user of the organization to one contact (and company), with
+    """Links every X author, Stack Overflow user and GitHub user of the organization to one contact (and company), with
     method, confidence and evidence: a known permanent id first, then a handle the CRM or a Segment identify
     names for one contact, then the profile URL / website / bio email domain plus a unique name inside that
     company, then a name unique in the whole organization (Stack

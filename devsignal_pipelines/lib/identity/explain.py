@@ -165,6 +165,15 @@ def _profiles(
                 else ""
             )
             found[("stackoverflow", row.user_id)] = f" {row.display_name!r}{site}"
+    if ids.get("github") and warehouse.table_exists("raw.github_users"):
+        frame = warehouse.read_df(
+            "SELECT CAST(user_id AS TEXT) AS user_id, login, name FROM raw.github_users "
+            "WHERE organization_id = :o",
+            {"o": organization_id},
+        )
+        for row in frame[frame["user_id"].isin(ids["github"])].itertuples(index=False):
+            name = f" {row.name!r}" if isinstance(row.name, str) and row.name else ""
+            found[("github", row.user_id)] = f" @{row.login}{name}"
     return found
 
 
@@ -180,6 +189,11 @@ def _because(method: str, evidence: dict[str, Any], platform: str) -> str:
             f"the account's handle {_handle(platform, e.get('handle')).strip()} is the one "
             f"{e.get('contact_name')!r} (from {e.get('contact_source')}) names as theirs, and no "
             "other contact names it"
+        )
+    if method == "linked_account":
+        return (
+            f"the profile names the X account {e.get('twitter_username')} as its owner's, and that "
+            f"account is linked to {e.get('contact_name')!r} (from {e.get('contact_source')})"
         )
     if method == "identify":
         return (
@@ -215,9 +229,14 @@ def _because(method: str, evidence: dict[str, Any], platform: str) -> str:
 
 
 def _via(evidence: dict[str, Any]) -> str:
-    return {"bio_email": "email", "website_url": "website", "bio_url": "URL"}.get(
-        str(evidence.get("via")), "URL"
-    )
+    return {
+        "bio_email": "email",
+        "website_url": "website",
+        "bio_url": "URL",
+        "blog": "website",
+        "profile_email": "public email",
+        "company_org": "company (GitHub organization)",
+    }.get(str(evidence.get("via")), "URL")
 
 
 def _handle(platform: str, username: Any) -> str:

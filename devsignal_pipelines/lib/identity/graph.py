@@ -195,6 +195,17 @@ def _claims(
     """
     platform = quote(source.platform)
     by_name = ""
+    linked = ""
+    if source.x_handle_sql:
+        # shared_url carries the X handle here: what the evidence names.
+        linked = f"""
+            UNION ALL
+            SELECT a.platform_user_id, i.contact_id, 'linked_account', '@' || g.handle, 1
+            FROM idr_authors a
+            JOIN ({source.x_handle_sql}) g ON g.platform_user_id = a.platform_user_id
+            JOIN raw.twitter_users t ON t.organization_id = :o AND lower(t.username) = g.handle
+            JOIN idr_identities i ON i.platform = 'twitter' AND i.platform_user_id = t.user_id
+        """
     if name_only:
         _name_matches(tx, source, others, params)
         by_name = """
@@ -202,8 +213,7 @@ def _claims(
             SELECT platform_user_id, contact_id, 'name', shared_url, 3 FROM idr_name_matches
             WHERE curated OR shared_url IS NOT NULL
         """
-    tx.execute(
-        f"""
+    sql = f"""
         CREATE TEMP TABLE idr_claims AS
         WITH company_names AS (
             SELECT company_id, name_key, count(*) AS n FROM idr_contacts
@@ -225,6 +235,7 @@ def _claims(
             JOIN idr_contacts e ON e.company_id = d.company_id AND e.name_key = a.name_key
             WHERE {is_full_name_sql("a.name_key")}
             {by_name}
+            {linked}
         ),
         -- One claim per author: its strongest method, and only if no other claim of that
         -- strength names another contact.
@@ -254,7 +265,7 @@ def _claims(
         WHERE NOT EXISTS (SELECT 1 FROM idr_identities i
                           WHERE i.platform = {platform} AND i.contact_id = s.contact_id)
         """
-    )
+    tx.execute(sql, params if linked else None)
 
 
 def _name_matches(
@@ -362,6 +373,12 @@ def _resolved(tx: WarehouseTransaction, platform: str, params: dict) -> None:
         "via": "r.via",
     }
     evidence = {
+        "linked_account": {
+            "twitter_username": "r.shared_url",
+            "author_name": "r.display_name",
+            "contact_name": "r.contact_name",
+            "contact_source": "r.contact_source",
+        },
         "claimed_handle": {
             "handle": "r.username",
             "author_name": "r.display_name",

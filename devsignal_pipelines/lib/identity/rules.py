@@ -9,6 +9,8 @@ Methods, strongest first (docs/identity.md has the reasoning and measured precis
    (X user id, Stack Exchange user_id; never the handle or display name, which change).
 2. `claimed_handle`: the CRM or a Segment `identify` names this handle for exactly one contact
    (`twitter` / `github` field or trait), and the author has it now.
+   `linked_account`: the profile names an X handle (GitHub's `twitter_username`) whose X account
+   is already linked to exactly one contact.
    `bio_domain_name`: a profile URL (X bio / website, Stack Overflow website_url, an email in the
    X bio) is on exactly one company's domain, and exactly one contact of that company has the
    author's normalized full name.
@@ -30,7 +32,7 @@ import unicodedata
 
 import pandas as pd
 
-PLATFORMS = ("twitter", "stackoverflow")
+PLATFORMS = ("twitter", "stackoverflow", "github")
 
 # Domains anyone can get a page or mailbox on: they say nothing about an employer.
 FREE_HOSTING_DOMAINS = frozenset(
@@ -65,6 +67,7 @@ FREE_DOMAINS = FREE_HOSTING_DOMAINS | FREE_MAIL_DOMAINS
 CONFIDENCE = {
     "platform_id": 1.0,
     "claimed_handle": 0.95,
+    "linked_account": 0.95,
     "bio_domain_name": 0.95,
     "name": 0.75,
     "bio_domain": 0.8,
@@ -73,7 +76,7 @@ CONFIDENCE = {
 LINK_METHODS = tuple(CONFIDENCE)
 # Methods that claim "this author is that existing contact" (scored on the contact) and the one
 # that only claims the employer (scored on the company).
-CONTACT_CLAIMS = ("platform_id", "claimed_handle", "bio_domain_name", "name")
+CONTACT_CLAIMS = ("platform_id", "claimed_handle", "linked_account", "bio_domain_name", "name")
 # Methods of the identities an organization states itself (Segment identify, CRM records).
 STATED_METHODS = ("identify", "email", "crm")
 COMPANY_CLAIMS = ("bio_domain",)

@@ -25,6 +25,9 @@ class AuthorSource:
     display_name: str
     # SELECT (platform_user_id, via, url) over `table u`, each with a `{only}` slot in its WHERE.
     url_branches: tuple[str, ...]
+    # SELECT (platform_user_id, handle): the X handle a profile names as its owner's (lower case,
+    # no @); an author naming the handle of an X account linked to a contact is that contact.
+    x_handle_sql: str | None = None
 
     def authors_sql(self) -> str:
         return (
@@ -79,7 +82,32 @@ STACKOVERFLOW = AuthorSource(
     ),
 )
 
-SOURCES = {source.platform: source for source in (TWITTER, STACKOVERFLOW)}
+# GitHub profiles: `blog` (a website), a public `email`, `company` "@org" (a GitHub organization
+# whose login is the first label of exactly one company's domain: "@brightloop" ->
+# brightloop.io; a company typed as a name says nothing we can trust), and `twitter_username`.
+GITHUB = AuthorSource(
+    platform="github",
+    table="raw.github_users",
+    user_id="CAST(u.user_id AS TEXT)",
+    username="u.login",
+    display_name="COALESCE(u.name, u.login)",
+    url_branches=(
+        "SELECT CAST(u.user_id AS TEXT) AS platform_user_id, 'blog' AS via, u.blog AS url "
+        "FROM raw.github_users u WHERE u.organization_id = :o AND u.blog IS NOT NULL "
+        "AND u.blog <> '' {only}",
+        "SELECT CAST(u.user_id AS TEXT), 'profile_email', 'mailto' || chr(58) || lower(u.email) "
+        "FROM raw.github_users u WHERE u.organization_id = :o AND u.email LIKE '%_@_%' {only}",
+        "SELECT CAST(u.user_id AS TEXT), 'company_org', 'https' || chr(58) || '//' || c.domain "
+        "FROM raw.github_users u JOIN idr_companies c "
+        "ON lower(substr(trim(u.company), 2)) = split_part(c.domain, '.', 1) "
+        "WHERE u.organization_id = :o AND trim(u.company) LIKE '@_%' {only}",
+    ),
+    x_handle_sql="SELECT CAST(u.user_id AS TEXT) AS platform_user_id, "
+    "lower(ltrim(trim(u.twitter_username), '@')) AS handle FROM raw.github_users u "
+    "WHERE u.organization_id = :o AND u.twitter_username IS NOT NULL AND u.twitter_username <> ''",
+)
+
+SOURCES = {source.platform: source for source in (TWITTER, STACKOVERFLOW, GITHUB)}
 
 # Platforms whose identities the organization states itself (a Segment `identify` names its own
 # userId; lib/sources/events/identities records it): linked to their contacts, never resolved.

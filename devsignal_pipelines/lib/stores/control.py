@@ -336,7 +336,7 @@ api_keys = sa.Table(
     _ts("revoked_at"),
 )
 
-CONNECTOR_SOURCES = ("twitter", "stackoverflow", "enrichment", "events", "crm")
+CONNECTOR_SOURCES = ("twitter", "stackoverflow", "github", "enrichment", "events", "crm")
 # Sources whose data is pushed to DevSignal (API, import) rather than pulled by a sync.
 PUSHED_SOURCES = ("events", "crm")
 # Columns created narrower by earlier versions: widened on PostgreSQL (SQLite does not enforce
@@ -549,6 +549,26 @@ class ControlDB:
             .where(connectors.c.organization_id == org_id, connectors.c.source == source)
             .values(updated_at=_now())
         )
+
+    def rename_tracked_repositories(self, org_id: str, renamed: Mapping[str, str]) -> None:
+        """GitHub moved repositories: track them under their new names from now on."""
+        with self.begin() as conn:
+            row = conn.execute(
+                sa.select(connectors.c.settings).where(
+                    connectors.c.organization_id == org_id, connectors.c.source == "github"
+                )
+            ).first()
+            if row is None:
+                return
+            settings = dict(row.settings or {})
+            lowered = {old.lower(): new for old, new in renamed.items()}
+            repos = [lowered.get(r.lower(), r) for r in settings.get("repos") or []]
+            settings["repos"] = list(dict.fromkeys(repos))
+            conn.execute(
+                sa.update(connectors)
+                .where(connectors.c.organization_id == org_id, connectors.c.source == "github")
+                .values(settings=settings, updated_at=_now())
+            )
 
     def connected_organization_ids(self) -> list[str]:
         return sorted({c["organization_id"] for c in self.connectors()})

@@ -371,6 +371,176 @@ RAW_PRODUCT_EVENTS = TableSpec(
     insert_only=_PRODUCT_EVENT_ONLY_ONCE,
 )
 
+
+def _github_common(what: str) -> tuple[Column, ...]:
+    return (
+        Column("payload", "json", f"The {what} object exactly as the API returned it."),
+        Column("ingested_at", "timestamptz", f"When DevSignal first stored the {what}.", False),
+        Column("updated_at", "timestamptz", "When a sync last changed the row.", False),
+    )
+
+
+_GITHUB_AUTHOR = (
+    Column("author_id", "bigint", "Permanent GitHub user id of the author (logins can change)."),
+    Column("author_login", "text", "The author's login when fetched."),
+    Column("author_type", "text", "User | Bot | Organization."),
+    Column(
+        "author_association",
+        "text",
+        "OWNER | MEMBER | COLLABORATOR | CONTRIBUTOR | FIRST_TIME_CONTRIBUTOR | NONE (GitHub's).",
+    ),
+)
+
+RAW_GITHUB_REPOSITORIES = TableSpec(
+    schema="raw",
+    name="github_repositories",
+    description="The GitHub repositories an organization tracks, as last fetched (a renamed one under its new "
+    "name, with the name it was asked for).",
+    columns=(
+        _org(),
+        Column("repo_id", "bigint", "Permanent GitHub repository id.", False),
+        Column("full_name", "text", "owner/name now.", False),
+        Column(
+            "requested_as",
+            "text",
+            "The owner/name the organization tracks (differs after a rename).",
+        ),
+        Column("private", "boolean", "Private repository."),
+        Column("stargazers_count", "bigint", "Stars at fetch time."),
+        Column("forks_count", "bigint", "Forks at fetch time."),
+        Column("open_issues_count", "bigint", "Open issues and pull requests at fetch time."),
+        Column("html_url", "text", "Link to the repository."),
+        *_github_common("repository"),
+    ),
+    primary_key=("organization_id", "repo_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_GITHUB_STARGAZERS = TableSpec(
+    schema="raw",
+    name="github_stargazers",
+    description="Who starred each tracked repository and when (the star media type's starred_at).",
+    columns=(
+        _org(),
+        Column("repo_id", "bigint", "Repository starred.", False),
+        Column("user_id", "bigint", "Permanent GitHub user id of the stargazer.", False),
+        Column("login", "text", "The stargazer's login when fetched."),
+        Column("user_type", "text", "User | Bot | Organization."),
+        Column("starred_at", "timestamptz", "When the star was given.", False),
+        *_github_common("stargazer"),
+    ),
+    primary_key=("organization_id", "repo_id", "user_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_GITHUB_FORKS = TableSpec(
+    schema="raw",
+    name="github_forks",
+    description="Forks of the tracked repositories, with who owns them.",
+    columns=(
+        _org(),
+        Column("fork_id", "bigint", "Permanent id of the fork (a repository).", False),
+        Column("repo_id", "bigint", "The tracked repository it forks.", False),
+        Column("full_name", "text", "owner/name of the fork."),
+        Column("owner_id", "bigint", "Permanent GitHub id of the fork's owner."),
+        Column("owner_login", "text", "The owner's login when fetched."),
+        Column("owner_type", "text", "User | Organization | Bot."),
+        Column("created_at", "timestamptz", "When the fork was made.", False),
+        Column("html_url", "text", "Link to the fork."),
+        *_github_common("fork"),
+    ),
+    primary_key=("organization_id", "fork_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_GITHUB_ISSUES = TableSpec(
+    schema="raw",
+    name="github_issues",
+    description="Issues and pull requests of the tracked repositories (GitHub lists pull requests as issues "
+    "with a `pull_request` key), refreshed whenever they are updated.",
+    columns=(
+        _org(),
+        Column("issue_id", "bigint", "Permanent GitHub id of the issue or pull request.", False),
+        Column("repo_id", "bigint", "Repository.", False),
+        Column("number", "bigint", "The issue / pull request number in the repository.", False),
+        Column("is_pull_request", "boolean", "A pull request (else an issue).", False),
+        Column("title", "text", "Title."),
+        Column("state", "text", "open | closed."),
+        *_GITHUB_AUTHOR,
+        Column("labels", "json", "JSON array of label names."),
+        Column("reactions", "json", "Reaction counts (total_count, +1, -1, laugh, ...)."),
+        Column("comments", "bigint", "Comment count."),
+        Column("created_at", "timestamptz", "When it was opened.", False),
+        Column(
+            "github_updated_at",
+            "timestamptz",
+            "When GitHub last updated it (the sync's cursor).",
+            False,
+        ),
+        Column("closed_at", "timestamptz", "When it was closed."),
+        Column("merged_at", "timestamptz", "Pull requests: when merged."),
+        Column("html_url", "text", "Link."),
+        *_github_common("issue"),
+    ),
+    primary_key=("organization_id", "issue_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_GITHUB_COMMENTS = TableSpec(
+    schema="raw",
+    name="github_comments",
+    description="Comments on the tracked repositories' issues and pull requests (`issue`) and pull request "
+    "review comments on code (`review`).",
+    columns=(
+        _org(),
+        Column("kind", "text", "issue | review", False),
+        Column("comment_id", "bigint", "Permanent GitHub id of the comment.", False),
+        Column("repo_id", "bigint", "Repository.", False),
+        Column("issue_number", "bigint", "The issue or pull request it is on."),
+        *_GITHUB_AUTHOR,
+        Column("reactions", "json", "Reaction counts."),
+        Column("created_at", "timestamptz", "When it was written.", False),
+        Column("github_updated_at", "timestamptz", "When GitHub last updated it.", False),
+        Column("html_url", "text", "Link."),
+        *_github_common("comment"),
+    ),
+    primary_key=("organization_id", "kind", "comment_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at",),
+)
+
+RAW_GITHUB_USERS = TableSpec(
+    schema="raw",
+    name="github_users",
+    description="Full GitHub profiles (GET /user/{id}) of everyone active on the tracked repositories, fetched "
+    "once and refreshed when older than the connector's profile age.",
+    columns=(
+        _org(),
+        Column("user_id", "bigint", "Permanent GitHub user id (the identity key).", False),
+        Column("login", "text", "Login now (users can rename it)."),
+        Column("type", "text", "User | Bot | Organization."),
+        Column("name", "text", "Display name."),
+        Column("company", "text", "Profile company as typed: '@acme' names the GitHub org acme."),
+        Column("blog", "text", "Profile website."),
+        Column("email", "text", "Public email, if any."),
+        Column("twitter_username", "text", "X handle the profile names, without @."),
+        Column("location", "text", "Free-text location."),
+        Column("bio", "text", "Profile bio."),
+        Column("html_url", "text", "Profile link."),
+        Column("account_created_at", "timestamptz", "When the GitHub account was created."),
+        Column("fetched_at", "timestamptz", "When the profile was last read from the API.", False),
+        Column("etag", "text", "The profile's ETag: a refresh asks with it (a 304 is free)."),
+        *_github_common("user"),
+    ),
+    primary_key=("organization_id", "user_id"),
+    insert_only=("ingested_at",),
+    touched_on_change=("updated_at", "fetched_at"),
+)
+
 CORE_IDENTITY_LINKS = TableSpec(
     schema="core",
     name="identity_links",
@@ -603,6 +773,12 @@ WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
     RAW_SO_ANSWERS,
     RAW_SO_USERS,
     RAW_PRODUCT_EVENTS,
+    RAW_GITHUB_REPOSITORIES,
+    RAW_GITHUB_STARGAZERS,
+    RAW_GITHUB_FORKS,
+    RAW_GITHUB_ISSUES,
+    RAW_GITHUB_COMMENTS,
+    RAW_GITHUB_USERS,
     RAW_SYNC_CURSORS,
     RAW_QUARANTINE,
     CORE_IDENTITY_LINKS,
