@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from devsignal_pipelines.sandbox.control import control_routes
 from devsignal_pipelines.sandbox.enrichment.api import enrichment_routes
 from devsignal_pipelines.sandbox.faults import Faults
+from devsignal_pipelines.sandbox.github.api import github_routes
 from devsignal_pipelines.sandbox.request_log import RequestLogMiddleware
 from devsignal_pipelines.sandbox.stackexchange.api import stackexchange_routes
 from devsignal_pipelines.sandbox.state import SandboxState
@@ -25,6 +26,7 @@ ROUTE_MODULES: tuple[Callable[[SandboxState], list[BaseRoute]], ...] = (
     x_routes,
     stackexchange_routes,
     enrichment_routes,
+    github_routes,
 )
 
 

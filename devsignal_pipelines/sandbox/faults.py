@@ -14,7 +14,9 @@ from typing import Any
 
 
 class FaultKind(StrEnum):
-    """Stack Exchange routes use 5XX, SLOW and MALFORMED and treat the X-only kinds as NONE."""
+    """Stack Exchange routes use 5XX, SLOW and MALFORMED and treat the X-only kinds as NONE;
+    enrichment and GitHub answer BURST_429 as their own rate-limit refusal (GitHub: a secondary
+    rate limit)."""
 
     NONE = "none"
     BURST_429 = "burst_429"  # X only: an early 429 although the window is not spent

@@ -1,4 +1,5 @@
-"""The CRM-side records of a sandbox world and the ground truth about X and Stack Overflow users.
+"""The CRM-side records of a sandbox world and the ground truth about X, Stack Overflow and
+GitHub users.
 
 They live in their own module so the generators (``crm``, ``x_people``) and ``world`` can all
 use them without importing each other. Import them from ``devsignal_pipelines.sandbox.world``.
@@ -110,6 +111,24 @@ class StackOverflowUserTruth:
     another organization must link them to nothing. ``twitter_user_id`` is the same person's X
     account when they have one: a resolver that merges an X author and a Stack Overflow user
     into one contact is right exactly when this field names that X author.
+    """
+
+    user_id: int
+    organization_id: str | None
+    contact_id: str | None
+    company_id: str | None
+    twitter_user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GitHubUserTruth:
+    """Who a GitHub account really is; the same reading rules as ``TwitterUserTruth``.
+
+    ``organization_id`` is the organization whose CRM holds this person (as a contact, or only
+    their employer as a company); None means nobody's CRM knows them (developers, bots, the
+    organizations' own members). A company's GitHub organization account has the company's
+    ``company_id`` and no contact. ``twitter_user_id`` is the same person's X account when they
+    have one, as on ``StackOverflowUserTruth``.
     """
 
     user_id: int

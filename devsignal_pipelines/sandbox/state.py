@@ -1,6 +1,6 @@
 """The state every sandbox route module shares: world, clock, credentials, limits, faults, log.
 
-Route modules (X, Stack Exchange; enrichment later) each build their own indexes from
+Route modules (X, Stack Exchange, enrichment, GitHub) each build their own indexes from
 ``state.world`` but share this object, so one clock, one request counter (which drives fault
 decisions) and one request log cover the whole server.
 """
@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from devsignal_pipelines.sandbox.faults import Fault, Faults
+from devsignal_pipelines.sandbox.github.limits import GitHubLimits
 from devsignal_pipelines.sandbox.ratelimit import RateLimiter
 from devsignal_pipelines.sandbox.request_log import LoggedRequest
 from devsignal_pipelines.sandbox.stackexchange.throttle import StackExchangeLimits
@@ -28,6 +29,7 @@ class SandboxState:
         self._tokens = frozenset(tokens)
         self.rate_limiter = RateLimiter(faults.rate_limit, faults.rate_window_s)
         self.stackexchange = StackExchangeLimits(faults)
+        self.github = GitHubLimits()  # GitHub's rate limits and knobs (github/limits.py)
         self._now = world.anchor
         self._requests: deque[LoggedRequest] = deque(maxlen=_MAX_LOGGED)
         self._request_number = 0
@@ -42,7 +44,7 @@ class SandboxState:
 
     @property
     def now(self) -> datetime:
-        """The server clock: only tweets created at or before it are visible."""
+        """The server clock: only tweets, posts and GitHub activity up to it are visible."""
         return self._now
 
     def set_clock(self, now: datetime) -> None:

@@ -1,11 +1,13 @@
-"""A deterministic, seeded world: three devtool organizations, their CRMs, X and Stack Overflow.
+"""A deterministic, seeded world: three devtool organizations, their CRMs, X, Stack Overflow
+and GitHub.
 
 The sandbox server answers from a ``World`` and tests and evaluations compare pipeline output
-with its ground truth (``twitter_truth``, ``so_truth``), so the same arguments must always give
-the same world: one ``random.Random(seed)`` drives the CRM and X in a fixed order (CRM first,
-then X accounts, then tweets, so changing ``tweets`` never changes the CRM or the accounts).
-Stack Overflow comes last from its own ``random.Random(f"{seed}:stackoverflow")``, so it never
-changes anything generated before it.
+with its ground truth (``twitter_truth``, ``so_truth``, ``github_truth``), so the same arguments
+must always give the same world: one ``random.Random(seed)`` drives the CRM and X in a fixed
+order (CRM first, then X accounts, then tweets, so changing ``tweets`` never changes the CRM or
+the accounts). Stack Overflow comes next from its own ``random.Random(f"{seed}:stackoverflow")``
+and GitHub last from ``random.Random(f"{seed}:github")``, so neither changes anything generated
+before it.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from devsignal_pipelines.sandbox.crm import (
     generate_deals,
     generate_product_signals,
 )
+from devsignal_pipelines.sandbox.github.world import generate_github
 from devsignal_pipelines.sandbox.records import (
     Company,
     Contact,
     Deal,
+    GitHubUserTruth,
     Identity,
     Organization,
     ProductSignal,
@@ -39,6 +43,7 @@ __all__ = [
     "Company",
     "Contact",
     "Deal",
+    "GitHubUserTruth",
     "Identity",
     "Organization",
     "ProductSignal",
@@ -74,6 +79,23 @@ class World:
     so_questions: list[dict] = field(default_factory=list)  # newest (highest id) first
     so_answers: list[dict] = field(default_factory=list)  # newest (highest id) first
     so_edits: dict[int, tuple[int, ...]] = field(default_factory=dict)  # post id -> edit times
+    # GitHub (see github/world.py, github/people.py): like Stack Overflow, objects hold every
+    # event up to anchor + 1 day; github/index.py derives what the API shows at a given clock.
+    # Repositories are "owner/name"; activity is keyed by the current full name.
+    github_repos: dict[str, list[str]] = field(default_factory=dict)  # org id -> tracked names
+    github_renamed: dict[str, str] = field(default_factory=dict)  # old full name -> current
+    github_missing: list[str] = field(default_factory=list)  # tracked but private: 404
+    github_repositories: dict[str, dict] = field(default_factory=dict)  # GET /repos objects
+    github_users: dict[int, dict] = field(default_factory=dict)  # id -> GET /users/{login}
+    github_truth: dict[int, GitHubUserTruth] = field(default_factory=dict)
+    github_identities: list[Identity] = field(default_factory=list)  # accounts CRMs know
+    github_members: dict[str, list[str]] = field(default_factory=dict)  # org id -> staff logins
+    github_stargazers: dict[str, list[dict]] = field(default_factory=dict)  # starred_at, user_id
+    github_forks: dict[str, list[dict]] = field(default_factory=dict)  # oldest first
+    github_issues: dict[str, list[dict]] = field(default_factory=dict)  # and pulls, by number
+    github_issue_comments: dict[str, list[dict]] = field(default_factory=dict)  # by id
+    github_review_comments: dict[str, list[dict]] = field(default_factory=dict)  # by id
+    github_edits: dict[str, tuple[str, ...]] = field(default_factory=dict)  # node_id -> times
 
 
 def generate_world(
@@ -82,6 +104,7 @@ def generate_world(
     anchor: datetime | None = None,
     tweets: int | None = None,
     so_questions: int | None = None,
+    github_scale: float | None = None,
 ) -> World:
     """Build the world for ``seed``.
 
@@ -91,6 +114,8 @@ def generate_world(
     reaches them. ``anchor`` defaults to today 00:00 UTC; a naive anchor is taken as UTC.
     ``so_questions`` is the number of Stack Overflow questions per organization in the 30 days up
     to ``anchor`` (default 300 x scale; 0 for a benchmark that only needs a large CRM).
+    ``github_scale`` multiplies GitHub activity per repository (stars, forks, issues, comments;
+    default ``scale``; 0 keeps the accounts and repositories without activity).
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
@@ -141,6 +166,32 @@ def generate_world(
     world.so_questions = stackoverflow.questions
     world.so_answers = stackoverflow.answers
     world.so_edits = stackoverflow.edits
+    github = generate_github(
+        seed,
+        scale,
+        anchor,
+        organizations,
+        companies,
+        contacts,
+        world.twitter_users,
+        world.twitter_truth,
+        world.so_users,
+        activity=github_scale,
+    )
+    world.github_repos = github.repos
+    world.github_renamed = github.renamed
+    world.github_missing = github.missing
+    world.github_repositories = github.repositories
+    world.github_users = github.users
+    world.github_truth = github.truth
+    world.github_identities = github.identities
+    world.github_members = github.members
+    world.github_stargazers = github.stargazers
+    world.github_forks = github.forks
+    world.github_issues = github.issues
+    world.github_issue_comments = github.issue_comments
+    world.github_review_comments = github.review_comments
+    world.github_edits = github.edits
     return world
 
 
