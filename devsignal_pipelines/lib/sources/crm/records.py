@@ -60,6 +60,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("github", "github", ("github_handle", "github_username", "github_login"), "GitHub login or profile URL"),
         Field("twitter_user_id", "digits", ("x_user_id",), "X's permanent numeric user id"),
         Field("stackoverflow_user_id", "digits", ("so_user_id", "stack_overflow_user_id"), "Stack Overflow's numeric user_id"),
+        Field("github_user_id", "digits", ("github_id",), "GitHub's permanent numeric user id"),
         Field("created_at", "timestamp", ("createdate", "createdat", "created"), "when it entered the CRM"),
         Field("updated_at", "timestamp", ("lastmodifieddate", "hs_lastmodifieddate", "updatedat", "modified_at"), "when the CRM last changed it"),
     ),

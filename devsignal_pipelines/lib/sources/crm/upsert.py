@@ -60,7 +60,11 @@ DEAL_COLUMNS = (
     "properties",
 )
 # Platform ids a CRM contact can carry: they become identities, found by identity resolution.
-_PLATFORM_ID_FIELDS = {"twitter_user_id": "twitter", "stackoverflow_user_id": "stackoverflow"}
+_PLATFORM_ID_FIELDS = {
+    "twitter_user_id": "twitter",
+    "stackoverflow_user_id": "stackoverflow",
+    "github_user_id": "github",
+}
 
 
 class ConflictError(ValueError):
@@ -749,14 +753,15 @@ def _write_platform_ids(
     batch: pd.DataFrame,
     now: datetime,
 ) -> None:
-    """CRM-known X / Stack Overflow user ids: identities that resolution finds by permanent id."""
+    """CRM-known X / Stack Overflow / GitHub user ids: identities resolution finds by permanent id."""
     for column, platform in _PLATFORM_ID_FIELDS.items():
         if column not in batch:
             continue
         rows = batch.dropna(subset=[column])
         if rows.empty:
             continue
-        username = rows["twitter"] if platform == "twitter" and "twitter" in rows else None
+        handle = {"twitter": "twitter", "github": "github"}.get(platform)
+        username = rows[handle] if handle and handle in rows else None
         frame = pd.DataFrame(
             {
                 "organization_id": organization_id,
