@@ -353,7 +353,8 @@ def sandbox_serve(
     anchor: str | None,
     seed_control_db: bool,
 ) -> None:
-    """Serve the X API v2, Stack Exchange 2.3 and Clearbit-style enrichment subsets for a seeded world."""
+    """Serve the X API v2, Stack Exchange 2.3, GitHub REST v3 and Clearbit-style enrichment subsets
+    for a seeded world."""
     from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_first_party
     from devsignal_pipelines.sandbox.faults import Faults
     from devsignal_pipelines.sandbox.server import serve
@@ -373,7 +374,8 @@ def sandbox_serve(
     url = f"http://127.0.0.1:{port}"
     click.echo(
         f"sandbox APIs on {url} (seed {seed}); point the pipeline at it with\n"
-        f"  export DEVSIGNAL_X_API_URL={url} DEVSIGNAL_STACKEXCHANGE_API_URL={url} DEVSIGNAL_ENRICHMENT_API_URL={url}"
+        f"  export DEVSIGNAL_X_API_URL={url} DEVSIGNAL_STACKEXCHANGE_API_URL={url} "
+        f"DEVSIGNAL_ENRICHMENT_API_URL={url} DEVSIGNAL_GITHUB_API_URL={url}"
     )
     serve(
         port=port,

@@ -67,7 +67,10 @@ def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = pr
         os.environ["DEVSIGNAL_X_API_URL"] = server.base_url
         os.environ["DEVSIGNAL_STACKEXCHANGE_API_URL"] = server.base_url
         os.environ["DEVSIGNAL_ENRICHMENT_API_URL"] = server.base_url
-        echo(f"sandbox X and Stack Exchange APIs listening on {server.base_url}")
+        os.environ["DEVSIGNAL_GITHUB_API_URL"] = server.base_url
+        echo(
+            f"sandbox X, Stack Exchange, GitHub and enrichment APIs listening on {server.base_url}"
+        )
         control = ControlDB(settings.control_db_url)
         add_organizations(control, world)
         connect_demo_organizations(control, world)
@@ -79,7 +82,8 @@ def run_demo(seed: int = 7, scale: float = 1.0, echo: Callable[[str], None] = pr
         for org in world.organizations:
             echo(
                 f"▶ {org.id}: {org.product} on X ({', '.join(org.keywords)}), "
-                f"Stack Overflow ([{'], ['.join(org.tags)}]), its product events and CRM, enrichment"
+                f"Stack Overflow ([{'], ['.join(org.tags)}]), GitHub, its product events and CRM, "
+                "enrichment"
             )
             all_ok &= _run(defs, instance, org.id, "all", echo)
         # The enrichment API answers some first lookups 202 (queued): a later run asks again. In
@@ -153,6 +157,7 @@ def dev_environment(with_sandbox: bool) -> dict[str, str]:
         env["DEVSIGNAL_X_API_URL"] = f"http://127.0.0.1:{DEV_SANDBOX_PORT}"
         env.setdefault("DEVSIGNAL_STACKEXCHANGE_API_URL", env["DEVSIGNAL_X_API_URL"])
         env.setdefault("DEVSIGNAL_ENRICHMENT_API_URL", env["DEVSIGNAL_X_API_URL"])
+        env.setdefault("DEVSIGNAL_GITHUB_API_URL", env["DEVSIGNAL_X_API_URL"])
         # The sandbox lives as long as the terminal session; dagster dev replaces this process.
         subprocess.Popen(
             [

@@ -69,11 +69,18 @@ def connect_demo_organizations(
     se_key_env: str | None = DEMO_SE_KEY_ENV,
     enrichment_key_env: str | None = DEMO_ENRICHMENT_KEY_ENV,
 ) -> None:
-    """Each organization tracks its product on X (keywords) and Stack Overflow (tags), and enriches its CRM."""
+    """Each organization tracks its product on X (keywords), Stack Overflow (tags) and GitHub (its
+    repositories, its staff as members), and enriches its CRM."""
     for org in world.organizations:
         control.add_organization(org.id, org.name)
         control.connect_source(org.id, "twitter", {"keywords": list(org.keywords)}, token_env)
         if org.tags:
             control.connect_source(org.id, "stackoverflow", {"tags": list(org.tags)}, se_key_env)
+        if world.github_repos.get(org.id):
+            settings = {
+                "repos": list(world.github_repos[org.id]),
+                "members": list(world.github_members.get(org.id, [])),
+            }
+            control.connect_source(org.id, "github", settings, token_env)
         if enrichment_key_env:
             control.connect_source(org.id, "enrichment", {}, enrichment_key_env)

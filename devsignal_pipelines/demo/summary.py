@@ -30,9 +30,11 @@ def identity_truth(
     X user id -> contact id): merging them is right, anything else is wrong.
     """
     columns = ["platform_user_id", "contact_id", "company_id"]
-    truth = (
-        world.twitter_truth if platform == "twitter" else (getattr(world, "so_truth", None) or {})
-    )
+    truth = {
+        "twitter": world.twitter_truth,
+        "stackoverflow": getattr(world, "so_truth", None) or {},
+        "github": getattr(world, "github_truth", None) or {},
+    }[platform]
     linked = linked_x_contacts or {}
     rows = []
     for uid, t in truth.items():
@@ -60,7 +62,11 @@ def identity_scores_by_platform(
 ) -> dict[str, dict[str, dict[str, float | int]]]:
     """organization -> platform -> precision, recall, links; Stack Overflow only when the world
     has its ground truth (``so_truth``)."""
-    platforms = ["twitter"] + (["stackoverflow"] if getattr(world, "so_truth", None) else [])
+    platforms = (
+        ["twitter"]
+        + (["stackoverflow"] if getattr(world, "so_truth", None) else [])
+        + (["github"] if getattr(world, "github_truth", None) else [])
+    )
     scores: dict[str, dict[str, dict[str, float | int]]] = {}
     for org in world.organizations:
         x_links = _links(warehouse, org.id, "twitter")

@@ -4,7 +4,8 @@
   the X / Stack Overflow accounts the CRM knows, deals), for `devsignal import`;
 - `deal_updates`: each deal as a CRM automation would PUT it: created in the first stage, then
   moved to its current stage a few days later (so stage history and deal.stage_changed exist);
-- `segment_messages`: the product events as a Segment SDK sends them: a visitor's events before
+- `segment_messages`: the product events (not GitHub stars: the GitHub connector reads those from
+  the sandbox's GitHub API) as a Segment SDK sends them: a visitor's events before
   sign-up carry only an anonymousId, `identify` (userId + anonymousId + email, name) comes at
   sign-up, `group` puts the user in their company's account, later events carry the userId.
 
@@ -29,8 +30,9 @@ from devsignal_pipelines.sandbox.world import World
 
 CRM_HISTORY_DAYS = 60  # the CRM export says its records were entered this long before the anchor
 FIRST_STAGE = "lead"
+# What the product itself sees; stars are GitHub's to tell (the github connector reads them).
+PRODUCT_SIGNAL_TYPES = ("docs_view", "signup", "api_call", "feature_usage")
 _TRACK_EVENTS = {
-    "github_star": "Repository Starred",
     "signup": "Signed Up",
     "api_call": "API Call Made",
     "feature_usage": "Feature Used",
@@ -80,12 +82,14 @@ def crm_export(world: World, organization_id: str) -> dict[str, pd.DataFrame]:
         ]
     )
     accounts: dict[str, dict[str, str]] = defaultdict(dict)
-    for identity in [*world.identities, *world.so_identities]:
+    for identity in [*world.identities, *world.so_identities, *world.github_identities]:
         if identity.organization_id != organization_id:
             continue
         person = accounts[identity.contact_id]
         if identity.platform == "twitter":
             person.update(twitter_user_id=identity.platform_user_id, twitter=identity.username)
+        elif identity.platform == "github":
+            person.update(github_user_id=identity.platform_user_id, github=identity.username)
         else:
             person["stackoverflow_user_id"] = identity.platform_user_id
     contacts = pd.DataFrame(
@@ -145,7 +149,7 @@ def segment_messages(world: World, organization_id: str) -> list[dict[str, Any]]
     companies = {c.id: c for c in world.companies if c.organization_id == organization_id}
     by_contact: dict[str, list[ProductSignal]] = defaultdict(list)
     for signal in world.product_signals:
-        if signal.organization_id == organization_id:
+        if signal.organization_id == organization_id and signal.signal_type in PRODUCT_SIGNAL_TYPES:
             by_contact[signal.contact_id].append(signal)
     host = docs_host(world, organization_id)
     messages: list[dict[str, Any]] = []

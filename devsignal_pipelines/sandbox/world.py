@@ -177,6 +177,12 @@ def generate_world(
         world.twitter_truth,
         world.so_users,
         activity=github_scale,
+        # The first star of each product journey is a GitHub star on the main repository.
+        journey_stars={
+            s.contact_id: int(s.occurred_at.timestamp())
+            for s in sorted(signals, key=lambda s: s.occurred_at, reverse=True)
+            if s.signal_type == "github_star"
+        },
     )
     world.github_repos = github.repos
     world.github_renamed = github.renamed

@@ -12,6 +12,7 @@ import pytest
 from devsignal_pipelines.definitions import build_definitions
 from devsignal_pipelines.defs.resources import (
     EnrichmentResource,
+    GitHubResource,
     StackExchangeResource,
     XApiResource,
 )
@@ -74,6 +75,11 @@ class Pipeline:
                 "batch_pause_s": 0.0,
                 "backoff_base_s": 0.01,
             },
+            "github": {
+                "base_url": server.base_url,
+                "backoff_base_s": 0.01,
+                "max_rate_limit_wait_s": 3.0,
+            },
         }
         self.configure()
 
@@ -85,6 +91,7 @@ class Pipeline:
             x_api=XApiResource(**self.resource_config["x_api"]),
             stackexchange=StackExchangeResource(**self.resource_config["stackexchange"]),
             enrichment=EnrichmentResource(**self.resource_config["enrichment"]),
+            github=GitHubResource(**self.resource_config["github"]),
         )
 
     def sync(self, organization_id: str, source: str = "twitter") -> RunOutcome:

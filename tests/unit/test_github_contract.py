@@ -75,9 +75,16 @@ def test_real_comments_and_forks_load() -> None:
     issue_comments = _body("repo_issue_comments_since.json")
     assert all(item_problem("issue_comments", c) is None for c in issue_comments)
     frame = comments_frame("acme", "issue", [(1, c) for c in issue_comments], NOW)
-    assert frame["issue_number"].notna().all() and (frame["created_at"] <= frame["github_updated_at"]).all()
+    assert (
+        frame["issue_number"].notna().all()
+        and (frame["created_at"] <= frame["github_updated_at"]).all()
+    )
     review = _body("repo_pull_review_comments.json")
-    assert comments_frame("acme", "review", [(1, c) for c in review], NOW)["issue_number"].notna().all()
+    assert (
+        comments_frame("acme", "review", [(1, c) for c in review], NOW)["issue_number"]
+        .notna()
+        .all()
+    )
     forks = _body("forks.json")
     assert all(item_problem("forks", f) is None for f in forks)
     assert forks_frame("acme", [(1, f) for f in forks], NOW)["owner_login"].notna().all()
@@ -86,7 +93,9 @@ def test_real_comments_and_forks_load() -> None:
 def test_real_profiles_keep_company_blog_email_and_twitter_username() -> None:
     for name in ("user_profile.json", "user_profile_twitter.json", "user_by_id.json"):
         assert profile_problem(_body(name)) is None
-    frame = users_frame("acme", [_body("user_profile.json"), _body("user_profile_twitter.json")], NOW)
+    frame = users_frame(
+        "acme", [_body("user_profile.json"), _body("user_profile_twitter.json")], NOW
+    )
     assert frame["company"].tolist()[0] == "@facebook"
     assert frame["twitter_username"].tolist()[1] == "nvie"
     assert pd.isna(frame["blog"].tolist()[0])  # "" means none

@@ -83,7 +83,11 @@ def generate_activity(
     people: GitHubPeople,
     anchor_s: int,
     activity: float,
+    journey_stars: dict[str, int] | None = None,
 ) -> GitHubActivity:
+    """``journey_stars``: CRM contact id -> epoch seconds of the `github_star` step of that
+    contact's product journey (sandbox/crm.py); a contact on GitHub stars the organization's main
+    repository exactly then, so the funnel's first step comes from GitHub."""
     plans: list[RepoDraft] = []
     tracked: dict[str, list[str]] = {}
     renamed: dict[str, str] = {}
@@ -94,8 +98,9 @@ def generate_activity(
             _plan(rng, org, spec.main, spec.main_language, f"{org.product}: the core", 2019),
             _plan(rng, org, spec.second, spec.second_language, f"{org.product} client", 2021),
         ]
-        for repo, star_share in zip(repos, (0.7, 0.35), strict=True):
-            _stars(rng, repo, people, activity, star_share)
+        journeys = _journey_offsets(people, org.id, journey_stars or {}, anchor_s)
+        for repo, star_share, fixed in zip(repos, (0.7, 0.35), (journeys, {}), strict=True):
+            _stars(rng, repo, people, activity, star_share, fixed)
             _forks(rng, repo, people, activity)
             repo.discussion = plan_discussion(
                 rng, repo.full_name, org, repo.language, people, activity
@@ -150,8 +155,24 @@ def _plan(
     return RepoDraft(org, name, language, description, repo_id, created_s)
 
 
+def _journey_offsets(
+    people: GitHubPeople, org_id: str, journey_stars: dict[str, int], anchor_s: int
+) -> dict[int, int]:
+    """GitHub user id -> offset of the star its contact's product journey puts on the main repo."""
+    return {
+        user_id: journey_stars[people.truth[user_id].contact_id] - anchor_s
+        for user_id in people.contact_ids[org_id]
+        if people.truth[user_id].contact_id in journey_stars
+    }
+
+
 def _stars(
-    rng: random.Random, repo: RepoDraft, people: GitHubPeople, activity: float, share: float
+    rng: random.Random,
+    repo: RepoDraft,
+    people: GitHubPeople,
+    activity: float,
+    share: float,
+    fixed: dict[int, int],
 ) -> None:
     org_id = repo.org.id
     wanted = round(rng.randint(200, 400) * activity)
@@ -163,7 +184,10 @@ def _stars(
     chosen += [u for u in people.x_developer_ids if rng.random() < 0.25]
     fill = max(0, wanted - len(chosen))
     chosen += rng.sample(people.developer_ids, min(fill, len(people.developer_ids)))
-    repo.stars = [(activity_offset(rng), user_id) for user_id in chosen]
+    drawn = {user_id: activity_offset(rng) for user_id in chosen}
+    # Journeys' stars at their own times (drawn offsets above keep every later draw unchanged).
+    drawn.update(fixed)
+    repo.stars = [(offset, user_id) for user_id, offset in drawn.items()]
 
 
 def _forks(rng: random.Random, repo: RepoDraft, people: GitHubPeople, activity: float) -> None:

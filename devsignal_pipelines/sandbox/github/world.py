@@ -59,6 +59,7 @@ def generate_github(
     twitter_truth: dict[str, TwitterUserTruth],
     so_users: dict[int, dict],
     activity: float | None = None,
+    journey_stars: dict[str, int] | None = None,
 ) -> GitHubWorld:
     """``activity`` multiplies stars, forks, issues and comments per repository (default:
     ``scale``; 0 gives repositories without activity). People scale with ``scale`` either way."""
@@ -69,7 +70,9 @@ def generate_github(
     people = generate_github_people(
         rng, organizations, companies, contacts, twitter_users, twitter_truth, so_users, scale
     )
-    built = generate_activity(rng, organizations, people, int(anchor.timestamp()), activity)
+    built = generate_activity(
+        rng, organizations, people, int(anchor.timestamp()), activity, journey_stars
+    )
     return GitHubWorld(
         repos=built.repos,
         renamed=built.renamed,

@@ -4,9 +4,10 @@ Per repository (keyed by its permanent id, not its name) and resource, a saved s
 the last complete read ended:
 - the repository object is asked for with its ETag; a 304 means stars and forks are unchanged
   (its `stargazers_count` / `forks_count` would have moved), so neither is read at all;
-- stargazers (with the star media type, for `starred_at`) are listed oldest first: the read
-  restarts one page before the saved last page (an unstar shifts earlier stars back a page) and
-  follows `next`; a full last page is followed by one probe of the page after it. GitHub serves
+- stargazers (with the star media type, for `starred_at`) are listed oldest first, new stars at
+  the end: the read restarts at the saved last page and follows `next` (an unstar only shifts
+  stars already read back; a listing that shrank below the saved page is read from its new last
+  page); a full last page is followed by one probe of the page after it. GitHub serves
   at most 400 pages (40,000 stars): past that the listing answers 422, which is reported and the
   readable part kept;
 - forks are listed newest first and read until one created before the saved time;
@@ -166,7 +167,7 @@ def read_stargazers(
     client: GitHubClient, full_name: str, state: ResourceState, stargazers_count: int | None
 ) -> ResourceRead:
     read = ResourceRead()
-    start = max((state.page or 1) - 1, 1)
+    start = state.page or 1
     last_read, newest = start, _time(state.cursor)
     path = f"/repos/{full_name}/stargazers"
     try:
@@ -174,6 +175,11 @@ def read_stargazers(
         while url:
             page = client.get(url, accept=STAR_MEDIA_TYPE, resource="stargazers")
             assert page.items is not None
+            if not page.items and page_number(page.url) == start and start > 1:
+                # Unstars shrank the listing below the saved page: go on from its last page.
+                url = page.links.get("last") or client.url(path, {"page": 1})
+                start = 0
+                continue
             _split("stargazers", page.items, read)
             last_read = page_number(page.url) or last_read
             url = page.links.get("next")

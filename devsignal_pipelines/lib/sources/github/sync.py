@@ -192,9 +192,10 @@ def _read_repository(
         repo.repo_id, repo.full_name = body["id"], name
         repo.stargazers_count = body.get("stargazers_count")
         fetched.repos.append({**body, "_requested": repo.requested})
-        fetched.states[repo_cursor(repo.requested)] = RepositoryState(
-            repo_id=repo.repo_id, full_name=name, etag=page.etag
-        ).dumps()
+        state = RepositoryState(repo_id=repo.repo_id, full_name=name, etag=page.etag).dumps()
+        # Under the name asked for and, after a rename, the new one the organization tracks next.
+        for asked_as in {repo.requested, name}:
+            fetched.states[repo_cursor(asked_as)] = state
     assert repo.repo_id is not None and repo.full_name is not None
     if repo.full_name.lower() != repo.requested.lower():
         repo.renamed_to = repo.full_name
@@ -223,6 +224,14 @@ def _collect(
         repo.incomplete.append(resource)
 
 
+_ACTIVE_PEOPLE = """
+SELECT user_id FROM raw.github_stargazers WHERE organization_id = :o
+UNION SELECT owner_id FROM raw.github_forks WHERE organization_id = :o AND owner_id IS NOT NULL
+UNION SELECT author_id FROM raw.github_issues WHERE organization_id = :o AND author_id IS NOT NULL
+UNION SELECT author_id FROM raw.github_comments WHERE organization_id = :o AND author_id IS NOT NULL
+"""
+
+
 def _read_profiles(
     client: GitHubClient,
     warehouse: Warehouse,
@@ -231,12 +240,16 @@ def _read_profiles(
     max_age: timedelta,
     now: datetime,
 ) -> None:
-    """Profiles of people seen that are new, or older than `max_age` (asked with their ETag)."""
+    """Profiles of everyone active on the repositories (this run or before: a run that stopped
+    early left some unread) that are new, or older than `max_age` (asked with their ETag)."""
     seen = {
         user_id
         for resource, pairs in fetched.items.items()
         for user_id in authors(resource, [item for _, item in pairs])
     }
+    seen |= set(
+        warehouse.read_df(_ACTIVE_PEOPLE, {"o": organization_id})["user_id"].astype("int64")
+    )
     known = warehouse.read_df(
         "SELECT user_id, fetched_at, etag FROM raw.github_users WHERE organization_id = :o",
         {"o": organization_id},
