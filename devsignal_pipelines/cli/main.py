@@ -399,9 +399,14 @@ def identity() -> None:
 @identity.command("explain")
 @click.argument("organization")
 @click.option("--contact", "contact_id", help="Explain every identity linked to this contact id.")
-@click.option("--platform", type=click.Choice(["twitter", "stackoverflow"]), help="With --user-id.")
 @click.option(
-    "--user-id", help="Explain one platform account (X user id or Stack Overflow user_id)."
+    "--platform",
+    type=click.Choice(["twitter", "stackoverflow", "github", "product"]),
+    help="With --user-id.",
+)
+@click.option(
+    "--user-id",
+    help="Explain one account: X user id, Stack Overflow user_id, GitHub user id, or the product's userId.",
 )
 def identity_explain(
     organization: str, contact_id: str | None, platform: str | None, user_id: str | None
@@ -412,7 +417,7 @@ def identity_explain(
 
     if bool(contact_id) == bool(platform and user_id):
         raise click.UsageError(
-            "pass either --contact ID, or --platform twitter|stackoverflow with --user-id ID"
+            "pass either --contact ID, or --platform twitter|stackoverflow|github|product with --user-id ID"
         )
     warehouse = Warehouse(load_settings().warehouse_url)
     try:

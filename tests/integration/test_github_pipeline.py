@@ -185,7 +185,13 @@ def test_secondary_limits_and_faults_are_waited_out_and_malformed_items_fetched_
     make_pipeline, world
 ) -> None:
     pipeline = make_pipeline(
-        faults=Faults(error_5xx_rate=0.1, malformed_rate=0.05, burst_429_rate=0.05, fault_seed=3)
+        faults=Faults(
+            error_5xx_rate=0.1,
+            malformed_rate=0.05,
+            burst_429_rate=0.05,
+            burst_429_reset_s=0.05,
+            fault_seed=3,
+        )
     )
     outcome = pipeline.sync(ORG, "github")
     assert outcome.success, outcome.error
@@ -206,3 +212,19 @@ def test_a_wrong_token_fails_naming_the_variable(make_pipeline, monkeypatch) -> 
     with pipeline.control.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(c.connectors)).scalar_one() > 0
     assert pipeline.warehouse.scalar("SELECT count(*) FROM raw.github_stargazers") == 0
+
+
+@DUCKDB_ONLY
+def test_the_stargazer_page_limit_is_reported_and_what_can_be_read_is_kept(
+    make_pipeline, world
+) -> None:
+    pipeline = make_pipeline()
+    pipeline.server.state.github.configure(stargazer_page_limit=1)  # GitHub: 400 pages
+    outcome = pipeline.sync(ORG, "github")
+    assert outcome.success, outcome.error
+    meta = outcome.materializations["raw/github_repositories"]
+    assert meta["stargazer_page_limit_hit"]  # named, not hidden
+    per_repo = pipeline.warehouse.read_df(
+        "SELECT repo_id, count(*) AS n FROM raw.github_stargazers GROUP BY repo_id"
+    )
+    assert (per_repo["n"] <= 100).all()  # the first (and only readable) page of each

@@ -223,6 +223,13 @@ def _properties(raw: pd.DataFrame, unmapped: list[str]) -> pd.Series:
 def _check(field: Field, values: pd.Series) -> tuple[pd.Series, pd.Series | None]:
     """Normalized values and, for the rows that are wrong, a message each."""
     present = _present(values)
+    if not present.any():  # a field nobody sent: nothing to check (most fields, most records)
+        if field.kind in ("int", "number"):
+            return pd.Series(pd.NA if field.kind == "int" else float("nan"), index=values.index,
+                             dtype="Int64" if field.kind == "int" else "float64"), None  # fmt: skip
+        if field.kind == "timestamp":
+            return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]"), None
+        return pd.Series([None] * len(values), index=values.index, dtype=object), None
     text = values.astype(object).where(present, None)
     text = text.map(lambda v: v if v is None or isinstance(v, str) else _plain(v))
     stripped = text.where(text.isna(), text.str.strip())
