@@ -151,6 +151,9 @@ deals = sa.Table(
     _ts("close_date"),
     sa.Column("pipeline", sa.String(64)),
     sa.Column("properties", sa.JSON),
+    # The CRM's own time of the newest record applied (NULL while none came with one): an older
+    # record arriving late is skipped. updated_at is when the row last changed.
+    _ts("source_updated_at"),
 )
 
 deal_stage_changes = sa.Table(
@@ -207,6 +210,8 @@ event_intake = sa.Table(
     sa.Column("via", sa.String(16), nullable=False),  # api | import
     sa.UniqueConstraint("organization_id", "message_id", name="uq_event_intake_org_message"),
     sa.Index("ix_event_intake_org_seq", "organization_id", "seq"),
+    # Never reuse a seq once its row is deleted (the sensor's run keys name the highest seq).
+    sqlite_autoincrement=True,
 )
 
 # Legacy: first-party signals written straight into the control DB by earlier demos. Nothing
@@ -445,9 +450,20 @@ class ControlDB:
             conn.execute(sa.select(organizations.c.id).where(organizations.c.id == org_id)).first()
             is None
         ):
-            raise ControlDBError(
-                f"organization {org_id!r} does not exist; create it with: devsignal orgs add {org_id}"
-            )
+            raise _no_organization(org_id)
+
+    def lock_organization(self, conn: sa.Connection, org_id: str) -> None:
+        """Take the organization's row lock for the rest of `conn`'s transaction: writers of its
+        CRM side (which read, match by email or domain, then insert) run one at a time, so two
+        concurrent requests cannot both create the same person. Call it first in the transaction.
+        """
+        locked = conn.execute(
+            sa.update(organizations)
+            .where(organizations.c.id == org_id)
+            .values(name=organizations.c.name)
+        )
+        if not locked.rowcount:
+            raise _no_organization(org_id)
 
     def connect_source(
         self, org_id: str, source: str, settings: Mapping[str, Any], secret_env: str | None
@@ -592,9 +608,17 @@ class ControlDB:
         return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
 
 
+def _no_organization(org_id: str) -> ControlDBError:
+    return ControlDBError(
+        f"organization {org_id!r} does not exist; create it with: devsignal orgs add {org_id}"
+    )
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # Every commit reaches the disk before it returns: the API's 2xx promises the data is kept.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

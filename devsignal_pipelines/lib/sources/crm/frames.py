@@ -6,7 +6,6 @@ each and writes new contacts and identities in one bulk, idempotent step (insert
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
+from devsignal_pipelines.lib.stores.pg_copy import copy_rows
 
 
 def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
@@ -230,15 +230,7 @@ def insert_missing_rows(
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE {stage} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
         )
-        null = f"NULL-{uuid.uuid4().hex[:20]}"  # pandas cuts na_rep to 32 characters in floats
-        buffer = io.StringIO()
-        pd.DataFrame.from_records(list(rows), columns=list(columns)).to_csv(
-            buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f%z"
-        )
-        buffer.seek(0)
-        conn.connection.dbapi_connection.cursor().copy_expert(
-            f"COPY {stage} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '{null}')", buffer
-        )
+        copy_rows(conn, stage, columns, rows)
         result = conn.exec_driver_sql(
             f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "
             f"ON CONFLICT ({keys}) DO NOTHING"
@@ -290,16 +282,7 @@ def update_rows(
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE {stage} AS SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
         )
-        null = f"NULL-{uuid.uuid4().hex[:20]}"
-        buffer = io.StringIO()
-        pd.DataFrame.from_records(list(rows), columns=names).to_csv(
-            buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f%z"
-        )
-        buffer.seek(0)
-        conn.connection.dbapi_connection.cursor().copy_expert(
-            f"COPY {stage} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv, NULL '{null}')",
-            buffer,
-        )
+        copy_rows(conn, stage, names, rows)
         sets = ", ".join(f"{col} = s.{col}" for col in columns)
         keys = " AND ".join(f"t.{key} = s.{key}" for key in key_columns)
         result = conn.exec_driver_sql(

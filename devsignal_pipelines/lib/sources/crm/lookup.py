@@ -7,21 +7,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from devsignal_pipelines.lib.sources.crm.upsert import new_deal_id
+from devsignal_pipelines.lib.sources.crm.upsert import (
+    COMPANY_COLUMNS,
+    CONTACT_COLUMNS,
+    DEAL_COLUMNS,
+    new_deal_id,
+)
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.webhooks.events import jsonable
 
 _FIELDS = {
-    "companies": ("name", "domain", "description", "plan", "employees", "properties"),
-    "contacts": (
-        "full_name", "email", "company_id", "title", "phone", "twitter_handle", "github_handle",
-        "source", "properties",
-    ),
-    "deals": (
-        "name", "stage", "amount", "currency", "close_date", "pipeline", "company_id", "properties",
-    ),
-}  # fmt: skip
+    "companies": COMPANY_COLUMNS,
+    "contacts": (*CONTACT_COLUMNS, "source"),
+    "deals": DEAL_COLUMNS,
+}
 _TABLES = {"companies": c.companies, "contacts": c.contacts, "deals": c.deals}
 
 

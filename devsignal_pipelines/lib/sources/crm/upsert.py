@@ -92,7 +92,8 @@ class UpsertResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    stale: int = 0  # older than what is stored: a late delivery, not applied
+    stale: int = 0  # older than the record last applied through its key: a late delivery
+    conflicts_ignored: int = 0  # lenient writes: values left as stored (a domain another holds)
     events: int = 0  # new in the outbox
     companies_created: int = 0  # contacts: companies created from work-email domains
     stage_changes: int = 0
@@ -108,6 +109,8 @@ class UpsertResult:
         }
         if self.stale:
             out[f"{prefix}_stale"] = self.stale
+        if self.conflicts_ignored:
+            out[f"{prefix}_conflicts_ignored"] = self.conflicts_ignored
         if self.companies_created:
             out["companies_created_from_email_domains"] = self.companies_created
         if self.stage_changes:
@@ -200,10 +203,14 @@ def _rows(control: ControlDB, frame: pd.DataFrame, columns: list[str]) -> list[t
     out = frame[columns].astype(object)
     for column in columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            out[column] = [
-                None if pd.isna(v) else control_time(control, v.to_pydatetime())
-                for v in frame[column]
-            ]
+            out[column] = pd.Series(  # object: a list of datetimes would turn back into NaT
+                [
+                    None if pd.isna(v) else control_time(control, v.to_pydatetime())
+                    for v in frame[column]
+                ],
+                index=out.index,
+                dtype=object,
+            )
         elif column == "properties":
             out[column] = frame[column].map(_json_text)
     out = out.where(out.notna(), None)
@@ -283,20 +290,23 @@ def upsert_companies(
     platform: str = "crm",
     now: datetime | None = None,
     conn: sa.Connection | None = None,
-    timestamped: bool = False,
+    strict: bool = True,
 ) -> UpsertResult:
     """Companies keyed by the organization's `external_id` on `platform` ('crm' or
     'segment_group'), matched by domain when the key is new.
 
-    `timestamped`: `updated_at` is when the source made the change (Segment `group` calls);
-    an older record than the one applied last is skipped (late delivery), not applied.
+    A record whose `updated_at` is older than the one last applied through its key is skipped
+    (a late delivery). `strict` (CRM writes): a new company without a name or domain, or a
+    domain another company holds, is refused with ConflictError. Otherwise (Segment `group`
+    calls, which cannot be answered) the company is created anyway and a clashing domain is
+    left as stored, counted in `conflicts_ignored`.
     """
     now = now or datetime.now(UTC)
     result = UpsertResult("companies")
     if records.empty:
         return result
     with _transaction(control, conn) as tx:
-        control.require_organization(tx, organization_id)
+        control.lock_organization(tx, organization_id)
         state = _company_state(tx, organization_id)
         known = _identities(
             tx, c.company_identities, "external_id", "company_id", organization_id, platform
@@ -304,16 +314,9 @@ def upsert_companies(
         batch = records.reset_index(drop=True).merge(
             known.rename(columns={"updated_at": "applied_at"}), on="external_id", how="left"
         )
-        if timestamped:
-            stale = (
-                batch["applied_at"].notna()
-                & batch["updated_at"].notna()
-                & (batch["updated_at"] <= batch["applied_at"])
-            )
-            result.stale = int(stale.sum())
-            batch = batch[~stale].reset_index(drop=True)
-            if batch.empty:
-                return result
+        batch, result.stale = _drop_late(batch)
+        if batch.empty:
+            return result
         by_domain = state.dropna(subset=["domain"]).drop_duplicates("domain").set_index("domain")
         domain_match = batch["domain"].map(by_domain["company_id"])
         batch["company_id"] = batch["company_id"].where(batch["company_id"].notna(), domain_match)
@@ -328,12 +331,14 @@ def upsert_companies(
         minted = first_by_domain.where(batch.loc[fresh, "domain"].notna(), minted)
         batch.loc[fresh, "company_id"] = minted
         result.ids = dict(zip(batch["external_id"], batch["company_id"], strict=True))
-        _check_domains(batch, state)
+        clashes = _domain_clashes(batch, state)
+        if strict and not clashes.empty:
+            raise ConflictError("companies", list(clashes.itertuples(index=False, name=None)))
+        batch.loc[batch["line"].isin(clashes["line"]), "domain"] = None
+        result.conflicts_ignored = len(clashes)
 
         latest = batch.drop_duplicates("company_id", keep="last").set_index("company_id")
         existing = state.set_index("company_id")
-        latest, stale = _drop_stale(latest, existing)
-        result.stale += stale
         old = existing.reindex(latest.index[latest.index.isin(existing.index)])
         merged = _take(old, latest.loc[old.index], COMPANY_COLUMNS)
         changed = _differs(old, merged, COMPANY_COLUMNS)
@@ -341,7 +346,10 @@ def upsert_companies(
             updated_at=latest.loc[merged.index[changed], "updated_at"].fillna(now)
         )
         new = latest.loc[~latest.index.isin(existing.index)].copy()
-        _require_new(new, "companies", ("name", "domain"), "a new company needs a name or a domain")
+        if strict:
+            _require_new(
+                new, "companies", ("name", "domain"), "a new company needs a name or domain"
+            )
         new["created_at"] = new["created_at"].fillna(new["updated_at"]).fillna(pd.Timestamp(now))
         new["updated_at"] = new["updated_at"].fillna(pd.Timestamp(now))
         new = new.reset_index()
@@ -365,7 +373,7 @@ def upsert_companies(
         )
         _write_identities(
             control, tx, c.company_identities, "external_id", "company_id",
-            organization_id, platform, batch, now, timestamped,
+            organization_id, platform, batch, now,
         )  # fmt: skip
         result.created = len(new)
         result.created_ids = set(new["company_id"])
@@ -386,12 +394,19 @@ def upsert_companies(
     return result
 
 
-def _drop_stale(latest: pd.DataFrame, existing: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Records older than the stored row (their `updated_at` before its `updated_at`): a late
-    delivery, ignored so that the newest change wins whatever order they arrive in."""
-    stored = existing["updated_at"].reindex(latest.index)
-    stale = latest["updated_at"].notna() & stored.notna() & (latest["updated_at"] < stored)
-    return latest[~stale], int(stale.sum())
+def _drop_late(batch: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Records older than the last one applied through the same key: a late delivery, skipped
+    so that the newest change wins whatever order they arrive in.
+
+    Only the source's own times are compared (the record's `updated_at` against the time of the
+    record last applied through that key, `applied_at`); a record without a time always applies.
+    """
+    late = (
+        batch["applied_at"].notna()
+        & batch["updated_at"].notna()
+        & (batch["updated_at"] < batch["applied_at"])
+    )
+    return batch[~late].reset_index(drop=True), int(late.sum())
 
 
 def _require_new(new: pd.DataFrame, kind: str, any_of: tuple[str, ...], message: str) -> None:
@@ -404,8 +419,9 @@ def _require_new(new: pd.DataFrame, kind: str, any_of: tuple[str, ...], message:
         )
 
 
-def _check_domains(batch: pd.DataFrame, state: pd.DataFrame) -> None:
-    """A record may not move a company onto a domain another company already holds."""
+def _domain_clashes(batch: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
+    """(line, field, message) of the records that would move a company onto a domain another
+    company holds (stored, or named by another record of the batch)."""
     owners = state.dropna(subset=["domain"]).set_index("domain")["company_id"]
     wanted = batch.dropna(subset=["domain"])
     owner = wanted["domain"].map(owners)
@@ -416,8 +432,7 @@ def _check_domains(batch: pd.DataFrame, state: pd.DataFrame) -> None:
          "(send that company's id, or a different domain)")
         for row in wanted[clash | in_batch].itertuples()
     ]  # fmt: skip
-    if problems:
-        raise ConflictError("companies", problems)
+    return pd.DataFrame(problems, columns=["line", "field", "message"])
 
 
 def _write_identities(
@@ -430,12 +445,11 @@ def _write_identities(
     platform: str,
     batch: pd.DataFrame,
     now: datetime,
-    timestamped: bool,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Insert the identities that are new. For timestamped sources, `updated_at` is the time of
-    the newest call applied (moved forward, never back); otherwise it is when the key arrived."""
-    stamps = batch["updated_at"] if timestamped else batch["updated_at"].fillna(pd.Timestamp(now))
+    """Insert the identities that are new; `updated_at` is the source's time of the newest record
+    applied through the key (moved forward, never back; NULL while none came with a time)."""
+    stamps = batch["updated_at"]
     frame = pd.DataFrame(
         {
             "organization_id": organization_id,
@@ -449,8 +463,6 @@ def _write_identities(
     ).drop_duplicates([key], keep="last")
     columns = list(frame.columns)
     insert_missing_rows(control, conn, table, columns, _rows(control, frame, columns))
-    if not timestamped:
-        return
     applied = frame.merge(
         batch[["external_id", "applied_at"]].drop_duplicates("external_id", keep="last"),
         left_on=key,
@@ -532,11 +544,11 @@ def upsert_contacts(
     platform: str = "crm",
     now: datetime | None = None,
     conn: sa.Connection | None = None,
-    timestamped: bool = False,
     companies_from_email: bool = False,
 ) -> UpsertResult:
     """Contacts keyed by the organization's `external_id` on `platform` ('crm', or 'product' for
-    Segment userIds), matched by email when the key is new.
+    Segment userIds), matched by email when the key is new. A record older than the one last
+    applied through its key is skipped (a late delivery).
 
     A record's company: an explicit `company_id` column (Segment group membership), else its CRM
     company id, domain or unique name; a contact without one gets the company on its work-email
@@ -548,14 +560,16 @@ def upsert_contacts(
     if records.empty:
         return result
     with _transaction(control, conn) as tx:
-        control.require_organization(tx, organization_id)
+        control.lock_organization(tx, organization_id)
         batch = records.reset_index(drop=True).copy()
         companies = _company_state(tx, organization_id)
         batch["explicit_company"] = _resolve_companies(tx, organization_id, batch, companies)
         batch["email_domain"] = work_email_domain(batch["email"])
         if companies_from_email:
-            created = _companies_for_domains(control, tx, organization_id, batch, companies, now)
-            result.companies_created, result.events = len(created), 0
+            created, result.events = _companies_for_domains(
+                control, tx, organization_id, batch, companies, now
+            )
+            result.companies_created = len(created)
             companies = _company_state(tx, organization_id)
         by_domain = companies.dropna(subset=["domain"]).drop_duplicates("domain")
         batch["email_company"] = batch["email_domain"].map(
@@ -569,16 +583,9 @@ def upsert_contacts(
         batch = batch.merge(
             known.rename(columns={"updated_at": "applied_at"}), on="external_id", how="left"
         )
-        if timestamped:
-            stale = (
-                batch["applied_at"].notna()
-                & batch["updated_at"].notna()
-                & (batch["updated_at"] <= batch["applied_at"])
-            )
-            result.stale = int(stale.sum())
-            batch = batch[~stale].reset_index(drop=True)
-            if batch.empty:
-                return result
+        batch, result.stale = _drop_late(batch)
+        if batch.empty:
+            return result
         # Unknown key: the contact with that email, else a new contact.
         emails = state.dropna(subset=["email"]).sort_values(["source", "contact_id"])
         by_email = emails.drop_duplicates("email").set_index("email")["contact_id"]
@@ -600,8 +607,6 @@ def upsert_contacts(
         batch["github_handle"] = batch.get("github")
         latest = batch.drop_duplicates("contact_id", keep="last").set_index("contact_id")
         existing = state.set_index("contact_id")
-        latest, stale = _drop_stale(latest, existing)
-        result.stale += stale
         known_ids = latest.index.isin(existing.index)
         old = existing.loc[latest.index[known_ids]]
         incoming = latest.loc[old.index].copy()
@@ -648,7 +653,7 @@ def upsert_contacts(
         )
         _write_identities(
             control, tx, c.contact_identities, "platform_user_id", "contact_id",
-            organization_id, platform, batch, now, timestamped,
+            organization_id, platform, batch, now,
             extra={"method": batch["method"], "confidence": 1.0,
                    "evidence": evidence.where(batch["method"] == "email", "{}")},
         )  # fmt: skip
@@ -711,12 +716,13 @@ def _companies_for_domains(
     batch: pd.DataFrame,
     companies: pd.DataFrame,
     now: datetime,
-) -> pd.DataFrame:
-    """Companies for work-email domains no company has yet (records without a company)."""
+) -> tuple[pd.DataFrame, int]:
+    """Companies for work-email domains no company has yet (records without a company), and
+    how many company.created events that added to the outbox."""
     domains = batch.loc[batch["explicit_company"].isna(), "email_domain"].dropna()
     missing = sorted(set(domains) - set(companies["domain"].dropna()))
     if not missing:
-        return pd.DataFrame()
+        return pd.DataFrame(), 0
     new = pd.DataFrame(
         {
             "company_id": [new_company_id(organization_id, "email_domain", d) for d in missing],
@@ -735,7 +741,7 @@ def _companies_for_domains(
     insert_missing_rows(
         control, conn, c.companies, ["id", *columns[1:]], _rows(control, new, columns)
     )
-    write_events(
+    events = write_events(
         control,
         _company_events(
             organization_id, new.drop(columns="organization_id").assign(source="email_domain"), now
@@ -743,7 +749,7 @@ def _companies_for_domains(
         now,
         conn=conn,
     )
-    return new
+    return new, events
 
 
 def _write_platform_ids(
@@ -800,7 +806,7 @@ def upsert_deals(
         return result
     d = c.deals
     with _transaction(control, conn) as tx:
-        control.require_organization(tx, organization_id)
+        control.lock_organization(tx, organization_id)
         batch = records.reset_index(drop=True).copy()
         batch["deal_id"] = [new_deal_id(organization_id, x) for x in batch["external_id"]]
         companies = _company_state(tx, organization_id)
@@ -814,12 +820,15 @@ def upsert_deals(
                 sa.cast(d.c.properties, sa.Text).label("properties"),
                 d.c.created_at,
                 d.c.updated_at,
+                d.c.source_updated_at.label("applied_at"),
             ).where(d.c.organization_id == organization_id),
         )
-        for column in ("created_at", "updated_at", "close_date"):
+        for column in ("created_at", "updated_at", "close_date", "applied_at"):
             state[column] = _utc(state[column])
-        existing = state.set_index("deal_id")
-        latest, result.stale = _drop_stale(batch.set_index("deal_id"), existing)
+        batch = batch.merge(state[["deal_id", "applied_at"]], on="deal_id", how="left")
+        batch, result.stale = _drop_late(batch)
+        latest = batch.drop_duplicates("deal_id", keep="last").set_index("deal_id")
+        existing = state.drop(columns="applied_at").set_index("deal_id")
         known = latest.index.isin(existing.index)
         old = existing.loc[latest.index[known]]
         merged = _take(old, latest.loc[old.index], DEAL_COLUMNS)
@@ -829,6 +838,7 @@ def upsert_deals(
         new = latest.loc[~known].copy()
         _require_new(new, "deals", ("stage",), "a new deal needs a stage")
         new["name"] = new["name"].where(new["name"].notna(), "Deal " + new["external_id"])
+        new["source_updated_at"] = new["updated_at"]
         new["created_at"] = new["created_at"].fillna(new["updated_at"]).fillna(pd.Timestamp(now))
         new["updated_at"] = new["updated_at"].fillna(new["created_at"])
         new = new.reset_index()
@@ -840,6 +850,7 @@ def upsert_deals(
             *DEAL_COLUMNS,
             "created_at",
             "updated_at",
+            "source_updated_at",
         ]
         insert_missing_rows(
             control, tx, d, ["id", *insert_cols[1:]], _rows(control, new, insert_cols)
@@ -852,6 +863,11 @@ def upsert_deals(
             [*DEAL_COLUMNS, "updated_at"],
             _rows(control, updated.reset_index(), ["deal_id", *DEAL_COLUMNS, "updated_at"]),
         )
+        timed = latest[known & latest["updated_at"].notna().to_numpy()].reset_index()
+        update_rows(
+            control, tx, d, ["id"], ["source_updated_at"],
+            _rows(control, timed, ["deal_id", "updated_at"]),
+        )  # fmt: skip
         moved = old.index[(old["stage"] != merged["stage"]).to_numpy()]
         history = pd.concat(
             [

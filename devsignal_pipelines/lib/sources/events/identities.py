@@ -100,12 +100,13 @@ def apply_identities(
     if groups.empty and identifies.empty:
         return report
     with control.begin() as conn:
+        control.lock_organization(conn, organization_id)
         if not groups.empty:
             companies, dropped = _records("companies", groups, "group_id", _GROUP_TRAITS)
             report.traits_dropped += dropped
             report.companies = upsert_companies(
                 control, organization_id, companies, platform=GROUP_PLATFORM, now=now,
-                conn=conn, timestamped=True,
+                conn=conn, strict=False,
             )  # fmt: skip
         members = messages[messages["type"] == "group"].dropna(subset=["group_id", "user_id"])
         report.memberships = _record_memberships(control, conn, organization_id, members)
@@ -115,7 +116,7 @@ def apply_identities(
         if not contacts.empty:
             report.contacts = upsert_contacts(
                 control, organization_id, contacts, platform=PRODUCT_PLATFORM, now=now,
-                conn=conn, timestamped=True, companies_from_email=True,
+                conn=conn, companies_from_email=True,
             )  # fmt: skip
     return report
 
@@ -198,7 +199,7 @@ def _record_memberships(
     if members.empty:
         return 0
     latest = (
-        members.sort_values("occurred_at")
+        members.sort_values(["occurred_at", "seq"])
         .drop_duplicates(["user_id", "group_id"], keep="last")
         .reset_index(drop=True)
     )
@@ -271,7 +272,7 @@ def _with_membership(
     extra = pd.DataFrame({"external_id": only_in_groups})
     if not extra.empty:
         extra = normalize_records("contacts", extra)
-        extra["updated_at"] = pd.NaT
+        extra["updated_at"] = pd.Series(pd.NaT, index=extra.index, dtype="datetime64[ns, UTC]")
     frame = pd.concat([contacts, extra], ignore_index=True) if not contacts.empty else extra
     frame["company_id"] = frame["external_id"].map(company_of)
     group_ids = frame.get("company_group_id")
