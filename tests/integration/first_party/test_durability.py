@@ -125,3 +125,32 @@ def test_the_api_answers_503_when_the_store_cannot_take_the_write(api, keys, con
     )
     assert r.status_code == 503 and r.headers["retry-after"]
     assert sa.inspect(control.engine).has_table("event_intake") is False
+
+
+@pytest.mark.parametrize("stores", ["postgres"], indirect=True)
+def test_a_request_the_store_refuses_fails_alone_not_the_requests_sharing_its_commit(
+    control,
+) -> None:
+    """PostgreSQL text cannot hold NUL: rows with one (which the parser refuses, written here
+    straight to the writer) fail their own request, and the requests committed with them pass."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from devsignal_pipelines.lib.sources.events.intake import IntakeWriter
+    from devsignal_pipelines.lib.sources.events.messages import INTAKE_COLUMNS, parse_body
+
+    def rows(org: str, user: str, message_id: str) -> list[tuple]:
+        body = f'{{"userId": "{user}", "event": "e", "messageId": "{message_id}"}}'.encode()
+        row = list(parse_body(body, org, datetime.now(UTC), message_type="track").rows[0])
+        row[INTAKE_COLUMNS.index("user_id")] = user.replace("NUL", "\x00")
+        return [tuple(row)]
+
+    async def send() -> list[BaseException | None]:
+        writer = IntakeWriter(control)
+        writes = [writer.write(rows("nimbus", f"n{i}", f"n{i}")) for i in range(20)]
+        writes.insert(10, writer.write(rows("acme", "uNUL", "bad")))
+        return await asyncio.gather(*writes, return_exceptions=True)
+
+    outcomes = asyncio.run(send())
+    assert [o is None for o in outcomes].count(False) == 1 and outcomes[10] is not None
+    assert pending(control).set_index("organization_id")["messages"].to_dict() == {"nimbus": 20}

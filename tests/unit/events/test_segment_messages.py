@@ -589,3 +589,51 @@ def test_parse_message_refuses_invalid_json_without_raising() -> None:
     row, error = parse_message(b"{oops", ORG, RECEIVED)
     assert row is None
     assert error is not None and error.field == "message"
+
+
+# --- what the warehouses cannot store -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"userId": "u\u0000-1"}, "userId"),
+        ({"anonymousId": "a\n1", "userId": None}, "anonymousId"),
+        ({"messageId": "m\t1"}, "messageId"),
+        ({"event": "Signed\u0001Up"}, "event"),
+    ],
+    ids=["nul-user", "newline-anonymous", "tab-message-id", "control-event"],
+)
+def test_ids_and_names_with_control_characters_are_refused(fields: dict, field: str) -> None:
+    error = only_error(batch(track(**fields)))
+    assert error.field == field and "control characters" in error.message
+
+
+def test_a_nul_anywhere_in_the_message_is_refused_and_its_neighbours_kept() -> None:
+    parsed = batch(
+        track(messageId="ok-1"),
+        track(messageId="nul", properties={"plan": "pro\u0000"}),
+        track(messageId="ok-2", properties={"path": "C:\\u0000"}),  # a backslash, then "u0000"
+    )
+    assert [col(row, "message_id") for row in parsed.rows] == ["ok-1", "ok-2"]
+    [error] = parsed.errors
+    assert (error.message_id, error.field) == ("nul", "message") and "NUL" in error.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"timestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-12-31T00:00:00Z"}, "timestamp"),
+        ({"timestamp": "9999-12-31T00:00:00Z"}, "timestamp"),
+        ({"sentAt": "0001-01-01T00:00:00Z"}, "sentAt"),
+        ({"originalTimestamp": "1900-01-01T00:00:00Z"}, "originalTimestamp"),
+        # Both in range, but the clock-skew correction lands centuries before 1970.
+        ({"timestamp": "1971-01-01T00:00:00Z", "sentAt": "2199-01-01T00:00:00Z"}, "timestamp"),
+    ],
+    ids=["year-1-vs-9999", "year-9999", "sent-year-1", "original-1900", "corrected-too-far"],
+)
+def test_times_out_of_range_are_a_message_error_not_a_crash(fields: dict, field: str) -> None:
+    parsed = batch(track(messageId="ok"), track(messageId="bad", **fields))
+    assert [col(row, "message_id") for row in parsed.rows] == ["ok"]
+    [error] = parsed.errors
+    assert error.field.startswith(field) and "out of range" in error.message

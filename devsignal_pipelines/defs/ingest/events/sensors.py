@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import dagster as dg
 
@@ -12,6 +13,7 @@ from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 from devsignal_pipelines.lib.sources.events.intake import pending
 from devsignal_pipelines.lib.webhooks.events import iso
 
+RETRY_AFTER_S = 300
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -21,10 +23,16 @@ _ACTIVE = [
 
 
 def first_party_requests(
-    waiting: dict[str, int], crm_changed: dict[str, str], cursor: dict[str, str]
+    waiting: dict[str, int], crm_changed: dict[str, str], cursor: dict[str, str], now: float
 ) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """(organization, run key) to request, and the new CRM cursor: an organization with messages
-    waiting (keyed by its highest waiting seq) or CRM records changed since its last request."""
+    waiting or CRM records changed since its last request.
+
+    The run key names the highest waiting seq, the CRM stamp and a 5-minute bucket of `now`:
+    messages still waiting after a failed load (same seq, same stamp) are asked for again in the
+    next bucket instead of waiting for new ones.
+    """
+    bucket = int(now // RETRY_AFTER_S)
     requests: list[tuple[str, str]] = []
     new_cursor = dict(cursor)
     for org in sorted(set(waiting) | set(crm_changed)):
@@ -32,7 +40,8 @@ def first_party_requests(
         crm_new = crm_stamp is not None and crm_stamp != cursor.get(org)
         if org not in waiting and not crm_new:
             continue
-        requests.append((org, f"first-party:{org}:{waiting.get(org, 0)}:{crm_stamp or '-'}"))
+        seq = waiting.get(org, 0)
+        requests.append((org, f"first-party:{org}:{seq}:{crm_stamp or '-'}:{bucket}"))
         if crm_stamp is not None:
             new_cursor[org] = crm_stamp
     return requests, new_cursor
@@ -57,7 +66,7 @@ def first_party_sensor(
         c["organization_id"]: iso(c["updated_at"]) for c in control.connectors(source="crm")
     }
     cursor = json.loads(context.cursor) if context.cursor else {}
-    wanted, new_cursor = first_party_requests(waiting, crm_changed, cursor)
+    wanted, new_cursor = first_party_requests(waiting, crm_changed, cursor, time.time())
     partitions = set(context.instance.get_dynamic_partitions(organizations_partitions.name))
     requests, skipped = [], []
     for org, run_key in wanted:

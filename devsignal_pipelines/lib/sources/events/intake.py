@@ -20,8 +20,6 @@ warehouse's primary key makes harmless.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ import sqlalchemy as sa
 from devsignal_pipelines.lib.sources.events.messages import INTAKE_COLUMNS
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB
+from devsignal_pipelines.lib.stores.pg_copy import copy_rows
 
 _TIME_COLUMNS = ("occurred_at", "original_timestamp", "sent_at", "received_at")
 _TIME_POSITIONS = [INTAKE_COLUMNS.index(col) for col in _TIME_COLUMNS]
@@ -94,15 +93,7 @@ def _copy_postgres(conn: sa.Connection, rows: Sequence[tuple]) -> int:
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {stage} AS SELECT {_COLUMNS} FROM event_intake WITH NO DATA"
     )
-    null = f"NULL-{uuid.uuid4().hex[:20]}"
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in rows:
-        writer.writerow([null if value is None else value for value in row])
-    buffer.seek(0)
-    conn.connection.dbapi_connection.cursor().copy_expert(
-        f"COPY {stage} ({_COLUMNS}) FROM STDIN WITH (FORMAT csv, NULL '{null}')", buffer
-    )
+    copy_rows(conn, stage, INTAKE_COLUMNS, rows)
     result = conn.exec_driver_sql(
         f"INSERT INTO event_intake ({_COLUMNS}) SELECT {_COLUMNS} FROM {stage} {_SKIP_KNOWN}"
     )
@@ -165,48 +156,55 @@ class IntakeWriter:
     """Group commit for the API: `await write(rows)` returns once the rows are committed.
 
     Requests arriving while a commit is running share the next one, so N concurrent requests
-    cost far fewer than N fsyncs. Errors reach every request of the failed commit.
+    cost far fewer than N fsyncs. When a shared commit fails, each of its requests is retried in
+    a transaction of its own: a request the store refuses fails alone, not its neighbours.
     """
 
-    def __init__(self, control: ControlDB, max_rows: int = 20_000):
+    def __init__(self, control: ControlDB):
         self.control = control
-        self.max_rows = max_rows
-        self._pending: list[tuple] = []
-        self._waiters: list[asyncio.Future[int]] = []
-        self._flushing = False
+        self._queue: list[tuple[Sequence[tuple], asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
-        self.commits = 0
 
     async def write(self, rows: Sequence[tuple]) -> None:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-        self._pending.extend(rows)
-        self._waiters.append(future)
-        if not self._flushing:
-            self._flushing = True
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.append((rows, future))
+        if self._task is None or self._task.done():
             self._task = loop.create_task(self._flush())  # kept: the loop holds tasks weakly
         await future
 
     async def _flush(self) -> None:
         from starlette.concurrency import run_in_threadpool
 
-        try:
-            while self._waiters:
-                rows, waiters = self._pending, self._waiters
-                self._pending, self._waiters = [], []
-                try:
-                    inserted = await run_in_threadpool(write_intake, self.control, rows)
-                    self.commits += 1
-                except Exception as exc:  # every request of this commit hears of it
-                    for waiter in waiters:
-                        if not waiter.done():
-                            waiter.set_exception(exc)
+        while self._queue:
+            requests, self._queue = self._queue, []
+            try:
+                await run_in_threadpool(
+                    write_intake, self.control, [row for rows, _ in requests for row in rows]
+                )
+            except Exception as exc:
+                if len(requests) == 1:
+                    _settle(requests[0][1], exc)
                     continue
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(inserted)
-        finally:
-            self._flushing = False
+                for rows, future in requests:
+                    try:
+                        await run_in_threadpool(write_intake, self.control, rows)
+                    except Exception as alone:  # this request's own problem (or the store's)
+                        _settle(future, alone)
+                    else:
+                        _settle(future, None)
+                continue
+            for _, future in requests:
+                _settle(future, None)
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():  # the client went away
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 def chunked(rows: Sequence[tuple], size: int) -> Iterator[Sequence[tuple]]:

@@ -16,6 +16,8 @@ What Segment does and this does too:
   `sentAt` is sent; without `timestamp`, the message happened when it was received;
 - a message without `messageId` gets one derived from its bytes, so a client that retries the same
   body does not count it twice.
+What the warehouses need on top: ids and names without control characters, no NUL (`\u0000`)
+anywhere in the message (PostgreSQL text cannot hold it), and times between 1970 and 2200.
 Each problem names the message (its index in the batch and its messageId) and the field.
 """
 
@@ -108,6 +110,10 @@ _ENVELOPE = msgspec.json.Decoder(Envelope)
 _ANY_MESSAGE = msgspec.json.Decoder(Message)
 _ONE = {name: msgspec.json.Decoder(kind) for name, kind in _BY_TYPE.items()}
 _KEY_ONLY = msgspec.json.Decoder(_KeyOnly)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 not preceded by a lone backslash
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _MISSING = re.compile(r"missing required field `([^`]+)`")
 _PATH = re.compile(r"^(?P<why>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 
@@ -270,13 +276,16 @@ def _one(
     except msgspec.DecodeError as exc:
         errors.append(MessageError(index, None, "message", f"not valid JSON ({exc})"))
         return
-    problem = _check(message)
+    problem = _check(message, data)
     if problem:
         errors.append(MessageError(index, message.messageId, *problem))
         return
-    rows.append(
-        _row(message, data, organization_id, received_at, batch_sent_at, shared_context, via)
-    )
+    try:
+        row = _row(message, data, organization_id, received_at, batch_sent_at, shared_context, via)
+    except _Invalid as exc:
+        errors.append(MessageError(index, message.messageId, exc.field, exc.message))
+        return
+    rows.append(row)
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -299,9 +308,21 @@ def _message_id_of(data: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _check(message: Any) -> tuple[str, str] | None:
+class _Invalid(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def _check(message: Any, data: bytes) -> tuple[str, str] | None:
     if message.userId is None and message.anonymousId is None:
         return "userId", "userId or anonymousId is required"
+    for name in ("messageId", "userId", "anonymousId", "groupId", "previousId", "event", "name"):
+        value = getattr(message, name, None)
+        if isinstance(value, str) and _CONTROL.search(value):
+            return name, "must not contain control characters (tabs, newlines, NUL...)"
+    if _NUL_ESCAPE.search(data):
+        return "message", "contains a NUL character (\\u0000), which cannot be stored; remove it"
     for name in ("properties", "traits", "context", "integrations"):
         value = getattr(message, name, None)
         if not _is_object(value):
@@ -336,10 +357,17 @@ def _text(raw: msgspec.Raw | None) -> str | None:
     return None if data is None else data.decode()
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, field: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    _in_range(value, field)
+    return value
+
+
+def _in_range(value: datetime, field: str) -> None:
+    if not _EARLIEST <= value < _LATEST:
+        raise _Invalid(field, f"{value.isoformat()} is out of range (1970 to 2200)")
 
 
 def _id(value: str | int | None) -> str | None:
@@ -355,12 +383,16 @@ def _row(
     shared_context: dict | None,
     via: str,
 ) -> tuple:
-    original = _utc(message.timestamp or message.originalTimestamp)
-    sent_at = _utc(message.sentAt or batch_sent_at)
+    original = _utc(
+        message.timestamp or message.originalTimestamp,
+        "timestamp" if message.timestamp else "originalTimestamp",
+    )
+    sent_at = _utc(message.sentAt or batch_sent_at, "sentAt")
     if original is None:
         occurred = received_at
     elif sent_at is not None:
         occurred = received_at - (sent_at - original)  # Segment's clock-skew correction
+        _in_range(occurred, "timestamp (corrected by sentAt for the client's clock)")
     else:
         occurred = original
     context = _text(message.context)
