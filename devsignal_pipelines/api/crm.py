@@ -3,7 +3,8 @@
 `PUT /api/v1/{companies|contacts|deals}/{external_id}` creates or updates (201 / 200, the stored
 record in the answer), `GET` reads it, `DELETE` forgets it (204). The body is one JSON object:
 flat fields or HubSpot's `{"id", "properties": {...}}`; field names and aliases are in
-docs/crm.md. Webhook events of the change are in the outbox when the answer is sent.
+docs/first_party.md. Every spelling of the record's id in the body (`id`, `hs_object_id`, ...)
+must match the URL's. Webhook events of the change are in the outbox when the answer is sent.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from devsignal_pipelines.api.auth import KeyCache, key_from_headers
 from devsignal_pipelines.api.bodies import BodyTooLarge, BodyUnreadable, read_body
 from devsignal_pipelines.api.errors import error, parse_json_object
 from devsignal_pipelines.lib.sources.crm.lookup import delete_record, get_record
-from devsignal_pipelines.lib.sources.crm.records import KINDS, RecordError, normalize_records
+from devsignal_pipelines.lib.sources.crm.records import (
+    KINDS,
+    RecordError,
+    flatten,
+    id_keys,
+    normalize_records,
+)
 from devsignal_pipelines.lib.sources.crm.upsert import ConflictError, write_records
 from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
 
@@ -80,13 +87,17 @@ class CrmRoutes:
         record, problem = parse_json_object(request, body)
         if problem is not None:
             return problem
-        sent_id = record.get("id", record.get("external_id"))
-        if sent_id is not None and str(sent_id) != external_id:
-            return error(
-                422, f"the body's id {sent_id!r} differs from the URL's {external_id!r}", field="id"
-            )
-        record = {**record, "id": external_id}
-        record.pop("external_id", None)
+        record = flatten(record)
+        for key in id_keys(kind, record):  # `id`, `external_id`, `hs_object_id`, ...
+            sent = record.pop(key)
+            if sent is not None and str(sent) != external_id:
+                return error(
+                    422,
+                    f"the body's {key} {sent!r} differs from the URL's id {external_id!r} "
+                    f"(send it to {PREFIX}/{kind}/{sent}, or leave {key} out)",
+                    field=key,
+                )
+        record["id"] = external_id
         try:
             frame = normalize_records(kind, [record])
             result = await run_in_threadpool(write_records, self.control, org, kind, frame)

@@ -49,7 +49,7 @@ def api_cmd(host: str, port: int, workers: int, access_log: bool) -> None:
 def import_cmd(organization: str, kind: str, file: Path, fmt: str | None, dry_run: bool) -> None:
     """Import KIND records of ORGANIZATION from FILE (a CRM export or a backfill of events).
 
-    Columns are matched by name (see docs/crm.md); every line is checked first and each problem
+    Columns are matched by name (see docs/first_party.md); every line is checked first and each problem
     reported with its line number; then the whole file is written in one transaction, or nothing
     is. Importing the same file again changes nothing (records are keyed by their ids, events by
     messageId)."""
@@ -93,7 +93,7 @@ def import_cmd(organization: str, kind: str, file: Path, fmt: str | None, dry_ru
     elif kind == "events":
         click.echo(
             f"{organization}: {report.rows} messages from {file} in {seconds:.1f}s: {report.stored} stored, "
-            f"{report.unchanged} already received; they reach raw.product_events with the next "
+            f"{report.already_received} already received; they reach raw.product_events with the next "
             f"first_party_sync (or now: devsignal sync {organization} --source events)"
         )
     else:

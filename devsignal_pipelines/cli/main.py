@@ -130,7 +130,7 @@ _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
     "--map",
     "event_map",
     help="events: track event names -> signal types, e.g. 'Project Created=feature_usage,Heartbeat=' "
-    "(empty: not a signal). Unmapped names use the built-in list, else snake_case (docs/events.md).",
+    "(empty: not a signal). Unmapped names use the built-in list, else snake_case (docs/first_party.md).",
 )
 @click.option(
     "--docs-hosts",

@@ -62,6 +62,7 @@ class ImportReport:
     stale: int = 0
     events: int = 0  # webhook events written
     stored: int = 0  # events: messages new to the intake table
+    already_received: int = 0  # events: messageIds already waiting there
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -130,7 +131,9 @@ def import_file(
     started = time.perf_counter()
     if kind == "events":
         messages = (
-            _json_lines(path) if fmt == "jsonl" else _messages_from_columns(*read_rows(path, fmt))
+            _json_lines(path)
+            if fmt == "jsonl"
+            else _messages_from_columns(path, *read_rows(path, fmt))
         )
         report = ImportReport(kind, len(messages))
         report.seconds["read"] = time.perf_counter() - started
@@ -198,7 +201,7 @@ def _import_events(
             if progress:
                 progress(done, len(rows))
     report.seconds["write"] = time.perf_counter() - started
-    report.unchanged = len(rows) - report.stored
+    report.already_received = len(rows) - report.stored
     return report
 
 
@@ -214,14 +217,18 @@ def _line_message(line: int, problem: MessageError) -> str:
     return f"line {line}: {problem.field}: {problem.message}"
 
 
-def _messages_from_columns(frame: pd.DataFrame, lines: list[int]) -> list[tuple[int, bytes]]:
-    """CSV / Parquet rows -> Segment messages: `properties.plan` -> {"properties": {"plan": ...}};
-    snake_case column names are accepted for the top-level fields (user_id -> userId)."""
+def _messages_from_columns(
+    path: Path, frame: pd.DataFrame, lines: list[int]
+) -> list[tuple[int, bytes]]:
+    """CSV / Parquet rows -> Segment messages: `properties.plan` -> {"properties": {"plan": ...}}
+    (a whole `properties` column holds a JSON object); snake_case column names are accepted for
+    the top-level fields (user_id -> userId). A cell that is not valid JSON is a problem of its
+    line, like any other."""
     renames = {
         "user_id": "userId", "anonymous_id": "anonymousId", "message_id": "messageId",
         "group_id": "groupId", "previous_id": "previousId", "sent_at": "sentAt",
     }  # fmt: skip
-    messages = []
+    messages, problems = [], []
     clean = frame.astype(object).where(frame.notna(), None)
     for line, row in zip(lines, clean.to_dict("records"), strict=True):
         message: dict[str, Any] = {}
@@ -232,9 +239,14 @@ def _messages_from_columns(frame: pd.DataFrame, lines: list[int]) -> list[tuple[
             if head in _NESTED and rest:
                 message.setdefault(head, {})[rest] = value
             elif head in _NESTED and isinstance(value, str) and value.strip().startswith("{"):
-                message[head] = json.loads(value)
+                try:
+                    message[head] = json.loads(value)
+                except ValueError as exc:
+                    problems.append(f"line {line}: {head}: not valid JSON ({exc})")
             else:
                 message[renames.get(str(column), str(column))] = value
         message.setdefault("type", "track")
         messages.append((line, json.dumps(message, default=str).encode()))
+    if problems:
+        raise ImportRefused(path, problems[:50], len(problems))
     return messages

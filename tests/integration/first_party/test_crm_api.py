@@ -184,3 +184,31 @@ def test_deleting_the_crm_record_keeps_a_contact_the_product_still_names(
     assert crm.delete("/contacts/c9").status_code == 204
     contacts = control.read_df(sa.select(c.contacts.c.email))
     assert contacts["email"].tolist() == ["bo@acme.io"]  # still the product's user u9
+
+
+@DUCKDB_ONLY
+@pytest.mark.parametrize(
+    ("path", "body", "key"),
+    [
+        ("/companies/abc", {"hs_object_id": "999", "name": "Globex"}, "hs_object_id"),
+        ("/companies/abc", {"properties": {"record_id": 999}, "name": "Globex"}, "record_id"),
+        ("/contacts/c-1", {"contact_id": "c-2", "email": "x@globex.com"}, "contact_id"),
+        ("/deals/d-1", {"id": "d-2", "dealstage": "won"}, "id"),
+    ],
+    ids=["hubspot-id", "nested-record-id", "contact-id", "plain-id"],
+)
+def test_a_body_naming_another_record_by_any_spelling_of_its_id_is_refused(
+    api, keys, control, path: str, body: dict, key: str
+) -> None:
+    r = _client(api, keys["acme"]).put(path, json=body)
+    assert r.status_code == 422 and r.json()["field"] == key
+    assert "differs from the URL's id" in r.json()["error"]
+    assert _events(control).empty
+    # The same spelling naming the URL's own record is fine.
+    own_id = path.rsplit("/", 1)[1]
+    same = (
+        {**body, key: own_id}
+        if key in body
+        else {**body, "properties": {**body["properties"], key: own_id}}
+    )
+    assert _client(api, keys["acme"]).put(path, json=same).status_code in (200, 201)

@@ -154,6 +154,13 @@ def test_events_are_backfilled_from_json_lines_and_csv(stores, control, tmp_path
         and "line 2: userId: userId or anonymousId is required" in result.output
     )
     assert int(pending(control)["messages"].sum()) == 4  # nothing of a refused file
+    cells = tmp_path / "cells.csv"
+    cells.write_text(
+        'user_id,event,properties\nu1,ok,"{""plan"": ""pro""}"\nu2,bad,"{""plan"": pro}"\n'
+    )
+    result = _run("import", "acme", "events", str(cells))
+    assert result.exit_code == 1 and "line 3: properties: not valid JSON" in result.output
+    assert int(pending(control)["messages"].sum()) == 4
 
 
 @DUCKDB_ONLY

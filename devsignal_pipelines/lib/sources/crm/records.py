@@ -117,6 +117,13 @@ def alias_map(kind: str) -> dict[str, str]:
     return mapping
 
 
+def id_keys(kind: str, record: Mapping[str, Any]) -> list[str]:
+    """The keys of `record` that spell the record's own id (`external_id` or one of its aliases,
+    e.g. HubSpot's `hs_object_id`)."""
+    aliases = alias_map(kind)
+    return [key for key in record if aliases.get(_key(key)) == "external_id"]
+
+
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """HubSpot's `{"id", "createdAt", "updatedAt", "properties": {...}}` -> one flat mapping."""
     properties = record.get("properties")
