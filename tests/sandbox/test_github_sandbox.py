@@ -274,6 +274,36 @@ def test_since_filters_on_updated_at_and_sorts_by_it(http: httpx.Client, world: 
     assert default and all(i["state"] == "open" for i in default)
 
 
+def test_every_listing_reads_oldest_updated_first_from_since(
+    http: httpx.Client, world: World
+) -> None:
+    """What the connector asks for to read on after a stop: sort=updated&direction=asc&since=,
+    as GitHub documents it for issues, issue comments and review comments of a repository."""
+    since = "2025-01-01T00:00:00Z"
+    ascending = {"sort": "updated", "direction": "asc", "since": since, "per_page": 10}
+    for path, query in (
+        ("issues", {"state": "all"}),
+        ("issues/comments", {}),
+        ("pulls/comments", {}),
+    ):
+        items = [
+            i
+            for p in follow(http, f"/repos/{REPO}/{path}", params={**query, **ascending})
+            for i in p.json()
+        ]
+        updated = [i["updated_at"] for i in items]
+        assert items and updated == sorted(updated) and updated[0] >= since, path
+        everything = [
+            i
+            for p in follow(http, f"/repos/{REPO}/{path}", params={**query, "per_page": 100})
+            for i in p.json()
+        ]
+        assert [i["id"] for i in items] == [
+            i["id"] for i in sorted(everything, key=lambda i: (i["updated_at"], i["id"]))
+            if i["updated_at"] >= since
+        ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "params",
     [{"state": "bogus"}, {"sort": "votes"}, {"direction": "up"}, {"since": "yesterday"}],
@@ -478,6 +508,23 @@ def test_a_renamed_repository_answers_301_to_its_id(http: httpx.Client, world: W
     assert followed.status_code == 200 and followed.json()["full_name"] == new
     issues = http.get(location).json()
     assert len(issues) == 5 and issues[0]["repository_url"].endswith(f"/repos/{new}")
+
+
+def test_a_rename_can_redirect_to_another_host(world: World) -> None:
+    """The `redirect_base_url` knob: a 301 off the API host, which a client must not follow
+    with its token."""
+    old, new = next(iter(world.github_renamed.items()))
+    with (
+        SandboxServer(world) as server,
+        httpx.Client(base_url=server.base_url, headers=AUTH) as http,
+    ):
+        server.state.github.configure(redirect_base_url="https://elsewhere.example/")
+        moved = http.get(f"/repos/{old}/stargazers", params={"page": 2})
+        repo_id = world.github_repositories[new]["id"]
+        location = f"https://elsewhere.example/repositories/{repo_id}/stargazers?page=2"
+        assert (moved.status_code, moved.headers["location"]) == (301, location)
+        server.state.github.configure(redirect_base_url=None)
+        assert http.get(f"/repos/{old}").headers["location"].startswith(server.base_url)
 
 
 def test_stargazers_stop_at_the_page_limit_with_422(world: World) -> None:

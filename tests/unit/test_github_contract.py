@@ -10,7 +10,9 @@ import pytest
 
 from devsignal_pipelines.lib.sources.github.client import (
     GitHubClient,
+    NotFound,
     RateLimitStop,
+    RepositoryNotFound,
     page_number,
     parse_links,
 )
@@ -132,3 +134,43 @@ def test_real_rate_limit_answers_are_recognised(fixture: str, index: int, expect
     if expected is not None:
         with pytest.raises(RateLimitStop, match="more than the 5s allowed"):
             short._rate_limit_wait(response)
+
+
+def test_a_real_404_for_a_user_is_not_found_not_a_missing_repository() -> None:
+    """A deleted account (GET /user/{id} -> 404) is a tombstone for the sync, not a repository
+    failure: the client says NotFound, and only `repository()` makes it RepositoryNotFound."""
+    response = _response(_exchanges("error_404_unknown_user.json")[0])
+    client = GitHubClient("https://api.github.com", "t", organization_id="acme", token_env="T")
+    with pytest.raises(NotFound, match="404") as raised:
+        client._raise_for_error(response, response.json(), str(response.request.url))
+    assert not isinstance(raised.value, RepositoryNotFound)
+
+
+def test_a_next_link_to_another_origin_is_not_followed_with_the_token() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from devsignal_pipelines.lib.loopback import LoopbackServer
+    from devsignal_pipelines.lib.sources.github.client import RedirectRefused
+
+    seen: list[str] = []
+
+    async def forks(request):
+        seen.append(request.headers.get("authorization", ""))
+        link = '<https://elsewhere.example/repos/acme/db/forks?page=2>; rel="next"'
+        return JSONResponse([{"id": 1}], headers={"link": link})
+
+    async def health(request):
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/repos/acme/db/forks", forks), Route("/healthz", health)])
+    with (
+        LoopbackServer(app, "/healthz", name="github") as server,
+        GitHubClient(server.base_url, "t0ken", organization_id="acme", token_env="T") as client,
+    ):
+        pages = client.pages("/repos/acme/db/forks")
+        assert next(pages).items == [{"id": 1}]
+        with pytest.raises(RedirectRefused, match=r"elsewhere\.example.*token is not sent"):
+            next(pages)
+    assert seen == ["Bearer t0ken"]  # one request, to the API's own origin

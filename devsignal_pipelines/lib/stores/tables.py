@@ -522,7 +522,11 @@ RAW_GITHUB_USERS = TableSpec(
         _org(),
         Column("user_id", "bigint", "Permanent GitHub user id (the identity key).", False),
         Column("login", "text", "Login now (users can rename it)."),
-        Column("type", "text", "User | Bot | Organization."),
+        Column(
+            "type",
+            "text",
+            "User | Bot | Organization, or deleted: GitHub answers 404 for the account (a tombstone).",
+        ),
         Column("name", "text", "Display name."),
         Column("company", "text", "Profile company as typed: '@acme' names the GitHub org acme."),
         Column("blog", "text", "Profile website."),

@@ -27,8 +27,9 @@ case-insensitive):
 Lists are paged with ``per_page`` / ``page`` and a ``Link`` header (``params``). Issues and both
 comment listings link their pages on ``/repositories/{id}/...`` as GitHub does (recorded in
 ``paginate_issues_link.json``): follow the links, do not rebuild them. A repository's old name
-answers 301 with ``Location: <host>/repositories/{id}<same suffix and query>``; a private or
-unknown repository, user or id answers 404.
+answers 301 with ``Location: <host>/repositories/{id}<same suffix and query>`` (``<host>`` the
+one called, or the ``redirect_base_url`` knob); a private or unknown repository, user or id
+answers 404.
 
 Order of checks per request, as a client experiences it:
 
@@ -394,7 +395,8 @@ class GitHubApi:
         moved = self.index.renamed.get(name)
         if moved is None:
             raise _Problem(*r.not_found())
-        location = f"{_base_url(call.request)}/repositories/{moved.repo_id}{suffix}"
+        base = self.state.github.settings.redirect_base_url or _base_url(call.request)
+        location = f"{base.rstrip('/')}/repositories/{moved.repo_id}{suffix}"
         if call.request.url.query:
             location += f"?{call.request.url.query}"
         raise _Problem(*r.moved(location), {"location": location})

@@ -11,6 +11,9 @@
   ``retry-after`` (seconds to the window's end). The shared ``429`` burst fault (``Faults``)
   gives the same answer at random, with ``retry-after`` = ``burst_429_reset_s``.
 * ``stargazer_page_limit``: GitHub lists at most 400 pages of stargazers; later pages are 422.
+* ``redirect_base_url``: where a renamed repository's 301 points (``Location``); by default the
+  host the client called, as GitHub does. Set it to another host to see what a client does with
+  a redirect off its API host (it should not send its token there).
 
 Change knobs with ``state.github.configure(rate_limit=5, ...)`` (a test holding a
 ``SandboxServer``: ``server.state.github``) or ``POST /_sandbox/github`` with a JSON object of
@@ -39,6 +42,7 @@ class GitHubSettings:
     secondary_limit_status: int = 403  # or 429
     secondary_retry_after: bool = True  # send retry-after with a secondary-limit answer
     stargazer_page_limit: int = 400
+    redirect_base_url: str | None = None  # 301 Locations on this base URL (default: as called)
 
     def __post_init__(self) -> None:
         if self.rate_limit < 1 or self.rate_limit_unauthenticated < 1 or self.rate_window_s <= 0:

@@ -12,7 +12,8 @@
   `max_rate_limit_wait_s`, else stops cleanly. Secondary rate limits (403 / 429 with
   `retry-after`, or the "secondary rate limit" message without it: wait a minute) are waited
   out the same way.
-- A renamed repository answers 301 with the new location: followed once, and reported.
+- A renamed repository answers 301 with the new location: followed once, and reported, but only
+  on the same origin (scheme, host and port) as the base URL: the token is never sent elsewhere.
 - 5xx, timeouts and unreadable bodies are retried by the one retry helper (lib/sources/http.py).
 """
 
@@ -51,8 +52,16 @@ class GitHubAuthError(GitHubError):
     """401, or 403 that is not a rate limit: the token is wrong, expired or lacks access."""
 
 
-class RepositoryNotFound(GitHubError):
+class NotFound(GitHubError):
+    """404: the repository or user does not exist (or is private, or the account was deleted)."""
+
+
+class RepositoryNotFound(NotFound):
     """404 for a repository: it does not exist, or it is private and the token cannot see it."""
+
+
+class RedirectRefused(GitHubError):
+    """A redirect to another origin than the base URL: not followed, so the token stays home."""
 
 
 class PageLimitReached(GitHubError):
@@ -181,7 +190,12 @@ class GitHubClient:
         path = f"/repos/{full_name}"
         try:
             page = self.get(path, etag=etag, resource="repository", follow_rename=True)
-        except RepositoryNotFound:
+        except RedirectRefused as refused:
+            raise RedirectRefused(
+                f"GitHub repository {full_name!r} of organization '{self.organization_id}' "
+                f"{refused}"
+            ) from None
+        except NotFound:
             raise RepositoryNotFound(
                 f"GitHub repository {full_name!r} of organization '{self.organization_id}' does not "
                 "exist or is private"
@@ -220,6 +234,12 @@ class GitHubClient:
             if page.not_modified:
                 return
             url, first = page.links.get("next"), False
+            if url and _origin(httpx.URL(url)) != _origin(self._http.base_url):
+                raise RedirectRefused(
+                    f"the next page of {path} is at {url}, another origin than "
+                    f"{_origin_text(self._http.base_url)}: not followed, so the token is not "
+                    "sent there"
+                )
 
     def get(
         self,
@@ -245,8 +265,15 @@ class GitHubClient:
                 raise GitHubError(
                     f"GitHub answered {response.status_code} without a Location for {url}"
                 )
+            target = request.url.join(location)
+            if _origin(target) != _origin(self._http.base_url):
+                raise RedirectRefused(
+                    f"answered {response.status_code} to {target}, another origin than "
+                    f"{_origin_text(self._http.base_url)}: not followed, so the token is not "
+                    "sent there"
+                )
             self.stats.redirects_followed += 1
-            request = self._http.build_request("GET", location, headers=headers)
+            request = self._http.build_request("GET", target, headers=headers)
             response, body = self._send(request, resource)  # followed once: never a loop
         if response.status_code == 304:
             self.stats.not_modified += 1
@@ -333,13 +360,21 @@ class GitHubClient:
                 )
             )
         if status == 404:
-            raise RepositoryNotFound(f"GitHub answered 404 for {httpx.URL(url).path}: {message}")
+            raise NotFound(f"GitHub answered 404 for {httpx.URL(url).path}: {message}")
         if status == 422 and "pagination is limited" in message:
             raise PageLimitReached(message)
         raise GitHubError(
             f"GitHub answered {status} for {httpx.URL(url).path} (organization "
             f"'{self.organization_id}'): {message or response.text[:200]}"
         )
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port  # httpx leaves a scheme's default port out (None)
+
+
+def _origin_text(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.netloc.decode()}"
 
 
 def _message(response: httpx.Response) -> str:

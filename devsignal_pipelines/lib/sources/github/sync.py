@@ -7,10 +7,13 @@ window again, which the primary-key merges make harmless.
 
 After the activity, full profiles (GET /user/{id}: the permanent id, never the login) of the
 people seen that the table does not hold yet, or holds from longer ago than `profile_max_age`;
-a known profile is asked for with its ETag, so an unchanged one costs a free 304.
+a known profile is asked for with its ETag, so an unchanged one costs a free 304. A deleted
+account (404) is stored as a tombstone (type `deleted`, the login seen on its activity) and asked
+for again on the same schedule.
 
 A repository that does not exist or is private is reported and skipped; the others are synced.
-A renamed one (301) is followed and reported under its new name (`renamed`).
+A renamed one (301) is followed and reported under its new name (`renamed`); a redirect to
+another host is not followed (the token would go with it) and is reported the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from devsignal_pipelines.lib.json_frames import dumps_column
 from devsignal_pipelines.lib.quarantine import quarantine_frame
 from devsignal_pipelines.lib.sources.github.client import (
     GitHubClient,
+    NotFound,
     RateLimitStop,
+    RedirectRefused,
     RepositoryNotFound,
 )
 from devsignal_pipelines.lib.sources.github.fetch import (
@@ -52,6 +57,8 @@ from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransac
 
 SOURCE = "github"
 DEFAULT_PROFILE_MAX_AGE = timedelta(days=7)
+DELETED_USER_TYPE = "deleted"  # raw.github_users.type of an account GitHub answers 404 for
+GATED = ("stargazers", "forks")  # unchanged when the repository object is (its counts)
 
 
 def repo_cursor(requested: str) -> str:
@@ -177,7 +184,7 @@ def _read_repository(
     known = saved.repo_id is not None and saved.full_name is not None
     try:
         page, name = client.repository(repo.requested, etag=saved.etag if known else None)
-    except RepositoryNotFound as exc:
+    except (RepositoryNotFound, RedirectRefused) as exc:
         repo.error = str(exc)
         return
     unchanged = page.not_modified
@@ -192,20 +199,37 @@ def _read_repository(
         repo.repo_id, repo.full_name = body["id"], name
         repo.stargazers_count = body.get("stargazers_count")
         fetched.repos.append({**body, "_requested": repo.requested})
-        state = RepositoryState(repo_id=repo.repo_id, full_name=name, etag=page.etag).dumps()
-        # Under the name asked for and, after a rename, the new one the organization tracks next.
-        for asked_as in {repo.requested, name}:
-            fetched.states[repo_cursor(asked_as)] = state
     assert repo.repo_id is not None and repo.full_name is not None
     if repo.full_name.lower() != repo.requested.lower():
         repo.renamed_to = repo.full_name
+    complete: set[str] = set()
+    stopped: RateLimitStop | None = None
     for resource in RESOURCES:
         key = resource_cursor(repo.repo_id, resource)
         state = ResourceState.loads(stored.get(key))
-        read = read_resource(
-            client, repo.full_name, resource, state, unchanged, repo.stargazers_count
-        )
+        try:
+            read = read_resource(
+                client, repo.full_name, resource, state, unchanged, repo.stargazers_count
+            )
+        except NotFound as exc:  # deleted or made private while it was read: next run sees
+            repo.error = f"GitHub repository {repo.full_name!r} went away during the sync: {exc}"
+            return
         _collect(repo, resource, key, read, fetched)
+        if read.complete:
+            complete.add(resource)
+        if read.stopped:
+            stopped = read.stopped
+            break
+    if not unchanged:
+        # The ETag gates stars and forks: saved only once both were read to their end, else a
+        # 304 next run would skip what this run did not read.
+        etag = page.etag if complete >= set(GATED) else None
+        state = RepositoryState(repo_id=repo.repo_id, full_name=name, etag=etag).dumps()
+        # Under the name asked for and, after a rename, the new one the organization tracks next.
+        for asked_as in {repo.requested, name}:
+            fetched.states[repo_cursor(asked_as)] = state
+    if stopped:
+        raise stopped
 
 
 def _collect(
@@ -220,15 +244,18 @@ def _collect(
     fetched.quarantined.extend(read.quarantined)
     if read.state is not None and not read.skipped and not read.not_modified:
         fetched.states[key] = read.state.dumps()
-    if read.quarantined:
+    if not read.complete:
         repo.incomplete.append(resource)
 
 
 _ACTIVE_PEOPLE = """
-SELECT user_id FROM raw.github_stargazers WHERE organization_id = :o
-UNION SELECT owner_id FROM raw.github_forks WHERE organization_id = :o AND owner_id IS NOT NULL
-UNION SELECT author_id FROM raw.github_issues WHERE organization_id = :o AND author_id IS NOT NULL
-UNION SELECT author_id FROM raw.github_comments WHERE organization_id = :o AND author_id IS NOT NULL
+SELECT user_id, login FROM raw.github_stargazers WHERE organization_id = :o
+UNION SELECT owner_id, owner_login FROM raw.github_forks
+    WHERE organization_id = :o AND owner_id IS NOT NULL
+UNION SELECT author_id, author_login FROM raw.github_issues
+    WHERE organization_id = :o AND author_id IS NOT NULL
+UNION SELECT author_id, author_login FROM raw.github_comments
+    WHERE organization_id = :o AND author_id IS NOT NULL
 """
 
 
@@ -242,14 +269,11 @@ def _read_profiles(
 ) -> None:
     """Profiles of everyone active on the repositories (this run or before: a run that stopped
     early left some unread) that are new, or older than `max_age` (asked with their ETag)."""
-    seen = {
-        user_id
-        for resource, pairs in fetched.items.items()
-        for user_id in authors(resource, [item for _, item in pairs])
-    }
-    seen |= set(
-        warehouse.read_df(_ACTIVE_PEOPLE, {"o": organization_id})["user_id"].astype("int64")
-    )
+    active = warehouse.read_df(_ACTIVE_PEOPLE, {"o": organization_id})
+    logins = dict(zip(active["user_id"].astype("int64"), active["login"], strict=True))
+    for resource, pairs in fetched.items.items():
+        logins.update(authors(resource, [item for _, item in pairs]))  # this run's: the newest
+    seen = set(logins)
     known = warehouse.read_df(
         "SELECT user_id, fetched_at, etag FROM raw.github_users WHERE organization_id = :o",
         {"o": organization_id},
@@ -259,9 +283,15 @@ def _read_profiles(
     fresh = set(known.loc[fetched_at >= now - max_age, "user_id"].astype("int64"))
     for user_id in sorted((seen - set(etags)) | (set(etags) - fresh)):
         etag = etags.get(user_id)
-        page = client.get(
-            f"/user/{user_id}", etag=etag if isinstance(etag, str) else None, resource="users"
-        )
+        try:
+            page = client.get(
+                f"/user/{user_id}", etag=etag if isinstance(etag, str) else None, resource="users"
+            )
+        except NotFound:  # a deleted account: a tombstone, asked for again when stale
+            fetched.profiles.append(
+                {"id": user_id, "login": logins.get(user_id), "type": DELETED_USER_TYPE}
+            )
+            continue
         if page.not_modified:
             fetched.unchanged_profiles.append(user_id)
             continue
@@ -458,7 +488,12 @@ def users_frame(org: str, profiles: list[dict[str, Any]], now: pd.Timestamp) -> 
             "fetched_at": now,
             "etag": [p.get("_etag") for p in profiles],
             "payload": dumps_column(
-                [{k: v for k, v in p.items() if k != "_etag"} for p in profiles]
+                [
+                    None
+                    if p.get("type") == DELETED_USER_TYPE
+                    else {k: v for k, v in p.items() if k != "_etag"}
+                    for p in profiles
+                ]
             ),
             "ingested_at": now,
             "updated_at": now,
@@ -495,7 +530,10 @@ def _write(
             counts = tx.merge(spec, frame.drop_duplicates(list(spec.primary_key), keep="last"))
             report.new[spec.name] = report.new.get(spec.name, 0) + counts.new
             report.updated[spec.name] = report.updated.get(spec.name, 0) + counts.updated
-        _touch_profiles(tx, org, fetched.unchanged_profiles, now)
+        # Every profile asked for counts as fetched now, also one whose merge changed nothing
+        # (a 304, or a deleted account's tombstone again): no refresh until it is stale.
+        asked = fetched.unchanged_profiles + [p["id"] for p in fetched.profiles]
+        _touch_profiles(tx, org, asked, now)
         tx.merge(RAW_QUARANTINE, quarantine_frame(org, SOURCE, fetched.quarantined, now))
         for name, value in sorted(fetched.states.items()):
             tx.set_cursor(org, SOURCE, name, value)
@@ -506,7 +544,7 @@ def _write(
 def _touch_profiles(
     tx: WarehouseTransaction, org: str, user_ids: list[int], now: pd.Timestamp
 ) -> None:
-    """A 304 says the profile is as stored: it counts as fetched now (no refresh until stale)."""
+    """Mark profiles as fetched now (no refresh until stale)."""
     if not user_ids:
         return
     tx.stage_frame("_github_unchanged", pd.DataFrame({"user_id": user_ids}), {"user_id": "bigint"})
