@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DEVSIGNAL_HOME ?= $(CURDIR)/.devsignal
 
-.PHONY: demo dev test test-all lint format bench bench-sync bench-models bench-webhooks bench-ingest install clean
+.PHONY: demo dev test test-all lint format bench bench-sync bench-models bench-webhooks bench-ingest bench-github install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff format devsignal_pipelines tests benchmarks
 
 ## Throughput and memory benchmarks (not part of `make test`); each also has its own target.
-bench: bench-sync bench-models bench-webhooks bench-ingest
+bench: bench-sync bench-models bench-webhooks bench-ingest bench-github
 
 ## ~100,000 X posts synced from the sandbox into DuckDB: posts/s, phases, peak RSS.
 bench-sync: $(STAMP)
@@ -53,6 +53,10 @@ bench-webhooks: $(STAMP)
 ## 1,000,000 Segment track events through `devsignal api` into core.signals: events/s, latency, counts match.
 bench-ingest: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_ingest
+
+## ~45,000 GitHub stars, forks, issues, comments and profiles: items/s, API calls, 304s when unchanged.
+bench-github: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_github_sync
 
 clean:
 	rm -rf $(VENV) .devsignal .pytest_cache .ruff_cache
