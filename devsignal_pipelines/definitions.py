@@ -3,6 +3,8 @@
 Nothing here touches a database or the network; resources connect when a run starts.
 """
 
+import warnings
+
 import dagster as dg
 
 from devsignal_pipelines.defs import webhooks
@@ -39,6 +41,12 @@ from devsignal_pipelines.defs.schedules import (
     twitter_every_30_minutes,
 )
 from devsignal_pipelines.defs.tenants.sensors import organizations_sensor
+
+# Dagster passes `owners=None` to every sensor it re-binds to its jobs and then warns that the
+# beta parameter was used; no sensor here sets owners. Silence that one message, nothing else.
+warnings.filterwarnings(
+    "ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning
+)
 
 ASSET_MODULES = [
     twitter_assets,
