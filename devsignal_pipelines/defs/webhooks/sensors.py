@@ -1,6 +1,8 @@
 """When to run the delivery job: after a watched asset materializes, and when retries are due.
 
-Neither sensor sends anything: they only request `webhook_delivery` runs.
+Neither sensor sends anything: they only request `webhook_delivery` runs, and only when there
+is something to deliver (an event an active subscription wants, or a delivery due), so an
+organization without subscriptions never fills the Runs page with empty deliveries.
 """
 
 from __future__ import annotations
@@ -50,16 +52,25 @@ def new_materializations(
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a webhook_delivery run when core.signals, core.contacts, core.companies or "
-    "core.account_score_history materialized (their materializations write events to the outbox). The cursor "
-    "is the last materialization's storage id; the run key names it, so a tick is never run twice.",
+    "core.account_score_history materialized (their materializations write events to the outbox) and an "
+    "active subscription wants one of the new events. The cursor is the last materialization's storage id; "
+    "the run key names it, so a tick is never run twice.",
 )
-def webhook_outbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def webhook_outbox_sensor(
+    context: dg.SensorEvaluationContext, control_db: ControlDBResource
+) -> dg.SensorResult:
     cursor = int(context.cursor or 0)
     records = new_materializations(context.instance, cursor)
     if not records:
         return dg.SensorResult(skip_reason="no watched asset materialized since the last tick")
     latest = records[-1].storage_id
     assets = sorted({r.asset_key.to_user_string() for r in records if r.asset_key})
+    if not pending_fanout(control_db.get()):
+        return dg.SensorResult(
+            skip_reason=f"{len(records)} new materializations of {', '.join(assets)}; no active "
+            "subscription wants the events they wrote",
+            cursor=str(latest),
+        )
     context.log.info(f"{len(records)} new materializations of {', '.join(assets)}")
     return dg.SensorResult(
         run_requests=[
@@ -78,7 +89,8 @@ def webhook_outbox_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResul
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a webhook_delivery run when deliveries are due (retries, deferred, redelivered) or "
-    "events wait to be fanned out, unless a delivery run is already queued or running.",
+    "events an active subscription wants wait to be fanned out, unless a delivery run is already queued or "
+    "running.",
 )
 def webhook_retry_sensor(
     context: dg.SensorEvaluationContext, control_db: ControlDBResource

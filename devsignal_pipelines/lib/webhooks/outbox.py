@@ -119,9 +119,20 @@ def fan_out(control: ControlDB, now: datetime | None = None) -> int:
 
 
 def pending_fanout(control: ControlDB) -> int:
-    """Events written to the outbox and not fanned out yet."""
-    e = c.webhook_events
+    """Events not fanned out yet that an active subscription will receive (fan_out's join): an
+    event no subscription wants is never delivered, so it is no reason to start a run."""
+    e, s = c.webhook_events, c.webhook_subscriptions
+    wanted = sa.exists().where(
+        s.c.organization_id == e.c.organization_id,
+        s.c.event_type == e.c.event_type,
+        s.c.status == "active",
+        s.c.created_at <= e.c.created_at,
+    )
     with control.engine.connect() as conn:
         return int(
-            conn.execute(sa.select(sa.func.count()).where(e.c.fanned_out_at.is_(None))).scalar_one()
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    e.c.fanned_out_at.is_(None), e.c.is_test.is_(False), wanted
+                )
+            ).scalar_one()
         )

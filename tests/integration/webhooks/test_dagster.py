@@ -24,30 +24,58 @@ def _materialize(instance: dg.DagsterInstance, *keys: str) -> None:
         )
 
 
-def test_outbox_sensor_requests_one_run_per_new_materializations_with_a_cursor() -> None:
+@DUCKDB_ONLY
+def test_outbox_sensor_requests_one_run_per_new_materializations_with_a_cursor(
+    stores, control, settings
+) -> None:
+    resources = {"control_db": ControlDBResource()}
+
+    def tick(cursor: str | None = None) -> dg.SensorResult:
+        with dg.build_sensor_context(
+            instance=instance, resources=resources, cursor=cursor
+        ) as context:
+            return webhook_outbox_sensor(context)
+
+    store.subscribe(control, "acme", "signal.created", "http://127.0.0.1:9/a", settings)
     with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance) as context:
-            assert webhook_outbox_sensor(context).skip_reason is not None
+        assert tick().skip_reason is not None
+        write_events(control, [Event.build("acme", "signal.created", ("s1",), T0, {"x": 1})])
         _materialize(instance, "core/signals", "core/contacts", "raw/tweets")
-        with dg.build_sensor_context(instance=instance) as context:
-            result = webhook_outbox_sensor(context)
+        result = tick()
         [request] = result.run_requests
         assert result.cursor and request.run_key == f"webhook-outbox:{result.cursor}"
         # The same tick again (same cursor) asks for the same run key: Dagster runs it once.
-        with dg.build_sensor_context(instance=instance) as context:
-            assert webhook_outbox_sensor(context).run_requests[0].run_key == request.run_key
+        assert tick().run_requests[0].run_key == request.run_key
         # From the saved cursor: nothing new, then one new materialization -> a new key.
-        with dg.build_sensor_context(instance=instance, cursor=result.cursor) as context:
-            assert not webhook_outbox_sensor(context).run_requests
+        assert not tick(result.cursor).run_requests
         # Not watched: raw tables, and core.deals (deal events are written by the CRM write).
         _materialize(instance, "raw/tweets", "core/deals")
-        with dg.build_sensor_context(instance=instance, cursor=result.cursor) as context:
-            assert not webhook_outbox_sensor(context).run_requests
+        assert not tick(result.cursor).run_requests
         _materialize(instance, "core/companies")
-        with dg.build_sensor_context(instance=instance, cursor=result.cursor) as context:
-            later = webhook_outbox_sensor(context)
+        later = tick(result.cursor)
         assert later.run_requests[0].run_key != request.run_key
         assert int(later.cursor) > int(result.cursor)
+
+
+@DUCKDB_ONLY
+def test_no_run_is_requested_when_no_subscription_wants_the_new_events(
+    stores, control, settings
+) -> None:
+    """An organization without subscriptions (or subscribed to other types) gets no empty runs."""
+    resources = {"control_db": ControlDBResource()}
+    store.subscribe(control, "acme", "deal.created", "http://127.0.0.1:9/a", settings)
+    write_events(control, [Event.build("acme", "signal.created", ("s1",), T0, {"x": 1})])
+    write_events(control, [Event.build("nimbus", "deal.created", ("d1",), T0, {"x": 1})])
+    with dg.instance_for_test() as instance:
+        for _ in range(3):
+            _materialize(instance, "core/signals")
+            with dg.build_sensor_context(instance=instance, resources=resources) as context:
+                outbox = webhook_outbox_sensor(context)
+            with dg.build_sensor_context(instance=instance, resources=resources) as context:
+                retry = webhook_retry_sensor(context)
+            assert not outbox.run_requests
+            assert "no active subscription" in outbox.skip_reason.skip_message
+            assert not retry.run_requests
 
 
 @DUCKDB_ONLY
