@@ -102,7 +102,9 @@ _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 @click.argument("name")
 @click.argument("source", type=click.Choice(_SOURCES))
 @click.option(
-    "--keywords", help="twitter: comma-separated keywords or phrases, e.g. 'acmedb,acme db'."
+    "--keywords",
+    help="twitter: comma-separated words or phrases, e.g. 'acmedb,acme db' (X search syntax "
+    "such as lang:en, -word or is:reply is refused).",
 )
 @click.option(
     "--token-env",

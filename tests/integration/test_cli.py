@@ -56,6 +56,19 @@ def test_organization_lifecycle_never_shows_a_secret(stores, monkeypatch) -> Non
             ["orgs", "connect", "acme", "twitter", "--keywords", " , ", "--token-env", "T"],
             "no keywords",
         ),
+        (
+            [
+                "orgs",
+                "connect",
+                "acme",
+                "twitter",
+                "--keywords",
+                "acmedb,lang:en",
+                "--token-env",
+                "T",
+            ],
+            "'lang:en' is X search syntax",
+        ),
         (["sync", "ghost"], "has no enabled connector"),
     ],
 )

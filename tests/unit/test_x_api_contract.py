@@ -68,6 +68,16 @@ def test_query_building() -> None:
         build_query(["k" * 600])
 
 
+@pytest.mark.parametrize("keyword", ["lang:en", "-foo", "is:reply", "from:acme", "OR", "AND"])
+def test_a_keyword_that_is_search_syntax_is_refused_not_sent(keyword: str) -> None:
+    with pytest.raises(ValueError, match="X search syntax"):
+        build_query(["acmedb", keyword])
+
+
+def test_phrases_are_quoted_so_syntax_inside_them_is_read_as_words() -> None:
+    assert build_query(["acme OR db", "-x y"]) == '("acme OR db" OR "-x y") -is:retweet'
+
+
 def _page_with(tweet_changes: dict, user_changes: dict | None = None) -> dict:
     body = _body("academictwitteR_search_all_expansions_author_id_200.body.json")
     body["data"][0].update(tweet_changes)

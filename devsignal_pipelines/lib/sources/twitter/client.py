@@ -74,6 +74,11 @@ class SearchPage:
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw JSON)
 
 
+# A single word X would read as query syntax: a negation, an operator (lang:en, is:reply,
+# from:x) or a boolean. (Phrases are quoted, and inside quotes X reads everything as words.)
+_OPERATOR = re.compile(r"^(?:-|\w+:|(?:OR|AND)$)")
+
+
 def build_query(keywords: Sequence[str]) -> str:
     """`["acmedb", "acme db"]` -> `(acmedb OR "acme db") -is:retweet`; validated for the API's limits."""
     terms = []
@@ -84,6 +89,11 @@ def build_query(keywords: Sequence[str]) -> str:
         if '"' in keyword or "(" in keyword or ")" in keyword:
             raise ValueError(
                 f"keyword {keyword!r}: quotes and parentheses are added by DevSignal; pass plain words"
+            )
+        if " " not in keyword and _OPERATOR.search(keyword):
+            raise ValueError(
+                f"keyword {keyword!r} is X search syntax (-term, name:value, OR, AND), not a word; "
+                "DevSignal searches for plain words and phrases only: pass the words themselves"
             )
         terms.append(f'"{keyword}"' if " " in keyword else keyword)
     if not terms:
