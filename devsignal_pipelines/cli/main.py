@@ -345,6 +345,12 @@ def sandbox() -> None:
     help="Also give the world's organizations their CRM (as an import would) and product events "
     "(as the Segment API would).",
 )
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Serve the world `make demo` used in this DEVSIGNAL_HOME (its seed, scale and day), and "
+    "print the variables that let `devsignal sync` reach it for the demo's organizations.",
+)
 def sandbox_serve(
     port: int,
     seed: int,
@@ -354,9 +360,10 @@ def sandbox_serve(
     token_env: str,
     anchor: str | None,
     seed_control_db: bool,
+    demo: bool,
 ) -> None:
     """Serve the X API v2, Stack Exchange 2.3, GitHub REST v3 and Clearbit-style enrichment subsets
-    for a seeded world."""
+    for a seeded world (every API accepts the token `sandbox-token`, or the value of --token-env)."""
     from devsignal_pipelines.demo.seed import connect_demo_organizations, seed_first_party
     from devsignal_pipelines.sandbox.faults import Faults
     from devsignal_pipelines.sandbox.server import serve
@@ -364,6 +371,20 @@ def sandbox_serve(
 
     token = os.environ.get(token_env, "sandbox-token")
     anchor_at = datetime.fromisoformat(anchor) if anchor else None
+    secrets = ""
+    if demo:
+        from devsignal_pipelines.demo.runner import demo_world_params
+        from devsignal_pipelines.demo.seed import (
+            DEMO_ENRICHMENT_KEY_ENV,
+            DEMO_SE_KEY_ENV,
+            DEMO_TOKEN_ENV,
+        )
+
+        params = demo_world_params(load_settings(), seed, scale)
+        anchor_at = anchor_at or params["anchor"]
+        secrets = " ".join(
+            f"{name}={token}" for name in (DEMO_TOKEN_ENV, DEMO_SE_KEY_ENV, DEMO_ENRICHMENT_KEY_ENV)
+        )
     if seed_control_db:
         world = generate_world(seed=seed, scale=scale, tweets=tweets, anchor=anchor_at)
         control = _control()
@@ -378,6 +399,7 @@ def sandbox_serve(
         f"sandbox APIs on {url} (seed {seed}); point the pipeline at it with\n"
         f"  export DEVSIGNAL_X_API_URL={url} DEVSIGNAL_STACKEXCHANGE_API_URL={url} "
         f"DEVSIGNAL_ENRICHMENT_API_URL={url} DEVSIGNAL_GITHUB_API_URL={url}"
+        + (f" \\\n    {secrets}" if secrets else "")
     )
     serve(
         port=port,

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from devsignal_pipelines.lib.stores.tables import RAW_SYNC_CURSORS, Column, TableSpec
+from devsignal_pipelines.lib.stores.tables import (
+    RAW_SYNC_CURSORS,
+    WAREHOUSE_TABLES,
+    Column,
+    TableSpec,
+)
 from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseConfigError
 
 ITEMS = TableSpec(
@@ -171,3 +176,13 @@ def test_a_session_reuses_one_duckdb_connection(tmp_path) -> None:
         assert store.scalar("SELECT count(*) FROM seen") == 1  # the failed transaction rolled back
     with pytest.raises(Exception, match=r"(?i)seen"):
         warehouse.scalar("SELECT count(*) FROM seen")  # a new connection after the session
+
+
+def test_column_descriptions_have_no_angle_brackets_the_ui_would_read_as_html() -> None:
+    bad = [
+        f"{spec.qualified_name}.{column.name}: {column.description}"
+        for spec in WAREHOUSE_TABLES
+        for column in spec.columns
+        if "<" in column.description or ">" in column.description
+    ]
+    assert bad == []

@@ -702,7 +702,9 @@ CORE_SIGNALS = TableSpec(
     description="One row per developer signal from every source (X, Stack Overflow, first-party product events), "
     "resolved to contact and company.",
     columns=(
-        Column("signal_id", "text", "Stable id: '<source>:<native id>'.", False),
+        Column(
+            "signal_id", "text", "Stable id: the source, a colon, the source's own id.", False
+        ),
         _org(),
         Column("source", "text", "twitter | stackoverflow | product (Segment track / page)", False),
         Column(
