@@ -301,7 +301,14 @@ def dev(port: int, sandbox: bool) -> None:
 
     os.execvpe(
         sys.executable,
-        [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)],
+        [
+            sys.executable,
+            # `dg dev` needs a dg project layout this code location does not use; the UI is
+            # the same, so the advice to switch is noise here.
+            "-W",
+            "ignore:Function `dev_command` is superseded:FutureWarning",
+            *("-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)),
+        ],
         dev_environment(with_sandbox=sandbox),
     )
 
