@@ -255,9 +255,15 @@ def orgs_disconnect(name: str, source: str) -> None:
     default="all",
     show_default=True,
 )
-def sync(organization: str, source: str) -> None:
+@click.option(
+    "--verbose", is_flag=True, help="Print Dagster's event log, with stack traces on failure."
+)
+def sync(organization: str, source: str, verbose: bool) -> None:
     """Run ORGANIZATION's assets for SOURCE through Dagster now (the same job the schedules run;
-    events / crm: load what arrived through the API or `devsignal import`)."""
+    events / crm: load what arrived through the API or `devsignal import`).
+
+    Prints what the run waits for (a pool slot held by another run, rate limits) while it waits;
+    frees the slots of runs whose process died; SIGINT / SIGTERM stop it."""
     from devsignal_pipelines.definitions import defs
     from devsignal_pipelines.instance import get_instance
     from devsignal_pipelines.runner import run_organization
@@ -267,11 +273,17 @@ def sync(organization: str, source: str) -> None:
             f"organization {organization!r} has no enabled connector; see `devsignal orgs list`"
         )
     outcome = run_organization(
-        defs, get_instance(), organization, source, on_event=lambda line: click.echo(f"  {line}")
+        defs,
+        get_instance(),
+        organization,
+        source,
+        on_event=lambda line: click.echo(f"  {line}"),
+        on_wait=lambda line: click.echo(f"  {line}", err=True),
+        verbose=verbose,
     )
     if not outcome.success:
-        click.echo(f"sync failed for {organization}: {outcome.error}", err=True)
-        sys.exit(1)
+        click.echo(f"sync failed for {organization}{outcome.failure_line(verbose)}", err=True)
+        sys.exit(outcome.exit_code)
     click.echo(
         f"{organization}: {outcome.job_name} succeeded in {outcome.seconds:.1f}s (run {outcome.run_id})"
     )

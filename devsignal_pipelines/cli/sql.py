@@ -68,8 +68,14 @@ def sql_compile(model: str, dialect: str, as_of: str | None, incremental: bool) 
 @click.option("--select", "select", multiple=True, help="Model name (repeatable); default all.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
 @click.option("--as-of", "as_of", help="ISO 8601 'now' for scores and windows (default: now).")
-def sql_run(select: tuple[str, ...], full_refresh: bool, as_of: str | None) -> None:
-    """Build the models through Dagster now (the job the 6-hourly schedule runs) and test them."""
+@click.option(
+    "--verbose", is_flag=True, help="Print Dagster's event log, with stack traces on failure."
+)
+def sql_run(select: tuple[str, ...], full_refresh: bool, as_of: str | None, verbose: bool) -> None:
+    """Build the models through Dagster now (the job the 6-hourly schedule runs) and test them.
+
+    Prints what the run waits for (the warehouse pool held by another run) while it waits; frees
+    the slots of runs whose process died; SIGINT / SIGTERM stop it."""
     from devsignal_pipelines.definitions import defs
     from devsignal_pipelines.instance import get_instance
     from devsignal_pipelines.runner import run_sql_models
@@ -81,12 +87,14 @@ def sql_run(select: tuple[str, ...], full_refresh: bool, as_of: str | None) -> N
         full_refresh=full_refresh,
         as_of=_as_of(as_of).isoformat() if as_of else None,
         on_event=lambda line: click.echo(f"  {line}"),
+        on_wait=lambda line: click.echo(f"  {line}", err=True),
+        verbose=verbose,
     )
     for check in outcome.failed_checks:
         click.echo(f"  check failed: {check}", err=True)
     if not outcome.success:
-        click.echo(f"sql run failed: {outcome.error}", err=True)
-        sys.exit(1)
+        click.echo(f"sql run failed{outcome.failure_line(verbose)}", err=True)
+        sys.exit(outcome.exit_code)
     click.echo(f"models built in {outcome.seconds:.1f}s (run {outcome.run_id})")
 
 
