@@ -14,6 +14,7 @@ from datetime import datetime
 import click
 
 from devsignal_pipelines.cli import data as cli_data
+from devsignal_pipelines.cli import published as cli_published
 from devsignal_pipelines.cli import sql as cli_sql
 from devsignal_pipelines.cli import webhooks as cli_webhooks
 from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
@@ -504,4 +505,5 @@ if __name__ == "__main__":
 main.add_command(cli_sql.sql)
 main.add_command(cli_data.api_cmd)
 main.add_command(cli_data.import_cmd)
+main.add_command(cli_published.read_path)
 cli_webhooks.register(main, orgs)

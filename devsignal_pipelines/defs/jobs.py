@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from devsignal_pipelines.defs.published import WAREHOUSE_JOB_HOOKS
 from devsignal_pipelines.defs.tenants.partitions import organizations_partitions
 
 # The raw assets each source's sync writes.
@@ -45,6 +46,7 @@ def _source_job(source: str, description: str):
         description=description,
         selection=dg.AssetSelection.assets(*SOURCE_ASSETS[source], *DOWNSTREAM_OF_SOURCES),
         partitions_def=organizations_partitions,
+        hooks=WAREHOUSE_JOB_HOOKS,
     )
 
 
@@ -73,6 +75,7 @@ first_party_sync_job = dg.define_asset_job(
     "contacts, companies, deals and signals. Requested by first_party_sensor when something arrived.",
     selection=dg.AssetSelection.assets(*SOURCE_ASSETS["events"], *DOWNSTREAM_OF_SOURCES),
     partitions_def=organizations_partitions,
+    hooks=WAREHOUSE_JOB_HOOKS,
 )
 organization_sync_job = dg.define_asset_job(
     name="organization_sync",
@@ -80,6 +83,7 @@ organization_sync_job = dg.define_asset_job(
     "`make demo` run it for the sources the organization is connected to).",
     selection=dg.AssetSelection.all(),
     partitions_def=organizations_partitions,
+    hooks=WAREHOUSE_JOB_HOOKS,
 )
 
 SOURCE_JOBS = {

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from devsignal_pipelines.defs.published import WAREHOUSE_JOB_HOOKS
 from devsignal_pipelines.defs.resources import WAREHOUSE_POOL, ControlDBResource, WarehouseResource
 from devsignal_pipelines.defs.tables import OWNERS
 from devsignal_pipelines.lib.analytics_pictures import PICTURES
@@ -190,6 +191,7 @@ sql_models_job = dg.define_asset_job(
     name="sql_models_refresh",
     description="Build the dbt_like_sql models (scores, history, analytics) and run their tests.",
     selection=dg.AssetSelection.assets(*MODEL_KEYS),
+    hooks=WAREHOUSE_JOB_HOOKS,
 )
 
 

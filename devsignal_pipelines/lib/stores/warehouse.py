@@ -4,13 +4,23 @@ Everything derived by the pipeline goes through here, set-based: a DataFrame is 
 bulk step (Arrow for DuckDB, COPY for PostgreSQL) and merged with a single SQL statement. Writes
 happen inside `Warehouse.transaction()`, which holds a DuckDB write connection only for as long
 as the block runs, never across an HTTP call.
+
+DuckDB allows one process to open a file for writing and none other meanwhile, not even
+read-only. When another process holds the file, a connection waits for it, says which process
+(PID and command line) every so often, and gives up after `lock_timeout_s`
+(DEVSIGNAL_WAREHOUSE_LOCK_TIMEOUT_S) with `WarehouseLockedError`, one line. Analysts read the
+published copy instead (lib/stores/published.py), which never holds this file.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
+import random
 import re
+import shlex
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,7 +32,6 @@ import duckdb
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from devsignal_pipelines.lib.json_frames import dumps_column
 from devsignal_pipelines.lib.stores.tables import (
@@ -31,6 +40,7 @@ from devsignal_pipelines.lib.stores.tables import (
     Column,
     TableSpec,
 )
+from devsignal_pipelines.settings import LOCK_TIMEOUT_VARIABLE, load_settings
 
 SCHEMAS = ("raw", "core", "analytics")
 MERGE_BATCH_ROWS = 20_000
@@ -49,6 +59,10 @@ class WarehouseConfigError(ValueError):
     """The warehouse URL cannot be used."""
 
 
+class WarehouseLockedError(RuntimeError):
+    """Another process kept the DuckDB warehouse file for longer than the lock timeout."""
+
+
 @dataclass(frozen=True)
 class MergeCounts:
     new: int
@@ -59,12 +73,82 @@ def _is_duckdb_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
+# First report after a second (the pipeline's own steps hand the file over faster), then this often.
+LOCK_REPORT_AFTER_S = 1.0
+LOCK_REPORT_EVERY_S = 15.0
+# DuckDB: 'Could not set lock on file "...": Conflicting lock is held in /usr/bin/duckdb (PID 4242)'
+_LOCK_HOLDER = re.compile(r"lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+# A wait that starts within this long of another wait's last failed attempt on the same file
+# continues that wait's clock: the steps of a run that all find the file held fail after the limit
+# once, not one after the other.
+LOCK_WAIT_CONTINUES_S = 5.0
+_lock_waits: dict[Path, tuple[float, float]] = {}  # path -> (wait started, last failed attempt)
+_log = logging.getLogger(__name__)
+
+
+def lock_holder(message: str) -> str:
+    """'PID 4242 (duckdb -readonly warehouse.duckdb, user ana)' from DuckDB's lock error message.
+
+    The command line comes from /proc/<pid>/cmdline when the process is visible from here, else the
+    executable DuckDB names.
+    """
+    found = _LOCK_HOLDER.search(message)
+    if not found:
+        return "another process"
+    pid = int(found["pid"])
+    return f"PID {pid} ({describe_process(pid) or found['exe']})"
+
+
+def describe_process(pid: int) -> str | None:
+    """The command line of a local process (program name without its directory) and its user."""
+    try:
+        argv = [
+            a.decode(errors="replace")
+            for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if a
+        ]
+        uid = next(
+            line.split()[1]
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if line.startswith("Uid:")
+        )
+    except (OSError, StopIteration, IndexError):
+        return None
+    if not argv:
+        return None
+    # Scripts passed as arguments (the duckdb CLI wrapper's `-cmd "SET ..."`) are shortened.
+    args = [" ".join(a.split())[:24] + "..." if "\n" in a or len(a) > 120 else a for a in argv[1:]]
+    command = shlex.join([os.path.basename(argv[0]), *args])
+    if len(command) > 240:
+        command = command[:237] + "..."
+    try:
+        import pwd
+
+        user = pwd.getpwuid(int(uid)).pw_name
+    except (ImportError, KeyError, ValueError):
+        user = f"uid {uid}"
+    return f"{command}, user {user}"
+
+
 class Warehouse:
     """A handle on the warehouse; cheap to create, opens connections only when used."""
 
-    def __init__(self, url: str, lock_timeout_s: float = 300.0):
+    def __init__(
+        self,
+        url: str,
+        lock_timeout_s: float | None = None,
+        on_lock_wait: Callable[[str], None] | None = None,
+    ):
+        """`lock_timeout_s`: how long to wait for a DuckDB file another process holds (default
+        DEVSIGNAL_WAREHOUSE_LOCK_TIMEOUT_S); `on_lock_wait` receives the progress lines meanwhile
+        (default: this module's logger, a warning)."""
         self.url = url
-        self.lock_timeout_s = lock_timeout_s
+        self.lock_timeout_s = (
+            load_settings().warehouse_lock_timeout_s if lock_timeout_s is None else lock_timeout_s
+        )
+        self.on_lock_wait = on_lock_wait or _log.warning
+        self.lock_report_after_s = LOCK_REPORT_AFTER_S
+        self.lock_report_every_s = LOCK_REPORT_EVERY_S
         self._session: duckdb.DuckDBPyConnection | None = None
         if url.startswith("duckdb:"):
             self.dialect = "duckdb"
@@ -72,7 +156,7 @@ class Warehouse:
             self.path = (
                 None
                 if path in ("", ":memory:")
-                else Path("/" + path if url.startswith("duckdb:///") else path)
+                else Path("/" + path.lstrip("/") if url.startswith("duckdb:///") else path)
             )
             if self.path is None:
                 raise WarehouseConfigError(
@@ -119,6 +203,50 @@ class Warehouse:
                 self._session = None
 
     @contextmanager
+    def read_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only DuckDB connection for set-based exports (COPY ... TO); DuckDB only."""
+        if self.dialect != "duckdb":
+            raise WarehouseConfigError(f"{self.safe_url} is not a DuckDB warehouse")
+        with self._duckdb(read_only=True) as con:
+            yield con
+
+    def _connect_duckdb(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting while another process holds it (see the module docstring)."""
+        assert self.path is not None
+        started = time.monotonic()
+        previous = _lock_waits.get(self.path)
+        if previous and started - previous[1] < LOCK_WAIT_CONTINUES_S:
+            started = previous[0]
+        next_report, last_holder, delay = time.monotonic() + self.lock_report_after_s, None, 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                _lock_waits.pop(self.path, None)
+                return con
+            except duckdb.IOException as exc:
+                if not _is_duckdb_lock_error(exc):
+                    raise
+                holder = lock_holder(str(exc))
+            now = time.monotonic()
+            _lock_waits[self.path] = (started, now)
+            waited = now - started
+            if waited >= self.lock_timeout_s:
+                raise WarehouseLockedError(
+                    f"the DuckDB warehouse {self.path} is still held by {holder} after "
+                    f"{waited:.1f} s ({LOCK_TIMEOUT_VARIABLE}={self.lock_timeout_s:g}): end that "
+                    "session (analysts: query the published copy, `devsignal read-path`, which "
+                    "never blocks the pipeline), then run again"
+                )
+            if now >= next_report or (last_holder is not None and holder != last_holder):
+                self.on_lock_wait(
+                    f"the DuckDB warehouse {self.path} is held by {holder}; waiting for it "
+                    f"({waited:.0f} s of {self.lock_timeout_s:g} s, {LOCK_TIMEOUT_VARIABLE})"
+                )
+                next_report, last_holder = now + self.lock_report_every_s, holder
+            time.sleep(min(delay * random.uniform(0.5, 1.0), self.lock_timeout_s - waited))
+            delay = min(delay * 2, 1.0)
+
+    @contextmanager
     def _duckdb(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         if self._session is not None:
             yield self._session
@@ -127,15 +255,7 @@ class Warehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if read_only and not self.path.exists():
             read_only = False
-        # Another process may hold the single DuckDB write lock for a moment: wait for it.
-        for attempt in Retrying(
-            retry=retry_if_exception(_is_duckdb_lock_error),
-            wait=wait_random_exponential(multiplier=0.05, max=2.0),
-            stop=stop_after_delay(self.lock_timeout_s),
-            reraise=True,
-        ):
-            with attempt:
-                con = duckdb.connect(str(self.path), read_only=read_only)
+        con = self._connect_duckdb(read_only)
         try:
             con.execute("SET TimeZone = 'UTC'")
             # Readers always ORDER BY; and DuckDB 1.5.6 can drop a large INSERT into a table created

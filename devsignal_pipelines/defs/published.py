@@ -1,0 +1,56 @@
+"""Publish the analysts' read path after every step that committed core.* or analytics.* tables.
+
+A success hook on the warehouse jobs, not a run-status sensor: it runs in the run's own process
+right after the step's commit, so `devsignal sync`, `make demo` and `devsignal sql run` (runs
+executed in process, no daemon) publish exactly like scheduled runs. Only the tables the step
+materialized are looked at, so an ingestion step costs nothing and a model run exports only the
+models whose content changed. A failed step publishes nothing: the previous published state
+stays. A publish that fails is logged and does not fail the run: the data is committed, only the
+copy is late (the next step or `devsignal read-path --publish` catches up).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from devsignal_pipelines.lib.stores.published import PUBLISHED_SCHEMAS, publish
+from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseLockedError
+from devsignal_pipelines.settings import load_settings
+
+
+def committed_tables(context: dg.HookContext) -> list[str]:
+    """The published tables ('core.signals', ...) this step materialized."""
+    records = context.instance.get_records_for_run(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    keys = {
+        tuple(record.event_log_entry.dagster_event.asset_key.path)
+        for record in records
+        if record.event_log_entry.step_key == context.step_key
+        and record.event_log_entry.dagster_event is not None
+    }
+    return sorted(".".join(key) for key in keys if len(key) == 2 and key[0] in PUBLISHED_SCHEMAS)
+
+
+@dg.success_hook(name="publish_read_path", required_resource_keys={"warehouse"})
+def publish_read_path(context: dg.HookContext) -> None:
+    """Export what the step committed to the analysts' read path ($DEVSIGNAL_HOME/published)."""
+    settings = load_settings()
+    url = context.resources.warehouse.url or settings.warehouse_url
+    if not url.startswith("duckdb:"):
+        return  # PostgreSQL: analysts query the database itself
+    tables = committed_tables(context)
+    if not tables:
+        return
+    warehouse = Warehouse(url, on_lock_wait=context.log.warning)
+    try:
+        report = publish(
+            warehouse, settings.publish_dir, tables=tables, grace_s=settings.publish_grace_s
+        )
+    except WarehouseLockedError as exc:
+        context.log.warning(f"read path not updated (the warehouse data is committed): {exc}")
+        return
+    context.log.info(report.summary())
+
+
+WAREHOUSE_JOB_HOOKS = {publish_read_path}
