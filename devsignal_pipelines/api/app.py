@@ -2,7 +2,8 @@
 
 - `/v1/*`: the Segment HTTP Tracking API (api/tracking.py), for product events;
 - `/api/v1/{companies,contacts,deals}/{id}`: CRM upserts (api/crm.py);
-- `/api/v1/webhooks/*`: REST-hook subscriptions for Zapier / Make (api/webhooks.py).
+- `/api/v1/webhooks/*`: REST-hook subscriptions for Zapier / Make (api/webhooks.py);
+- `/api/v1/api-keys`: the organization's own API keys: list, create, revoke (api/keys.py).
 Every route authenticates with an organization API key (`devsignal orgs api-key ORG`), which
 decides the organization: one tenant can neither see nor touch another's data.
 """
@@ -16,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from devsignal_pipelines.api.auth import KeyCache
+from devsignal_pipelines.api.auth import DEFAULT_TTL_S, KeyCache
 from devsignal_pipelines.api.crm import CrmRoutes
+from devsignal_pipelines.api.keys import ApiKeyRoutes
 from devsignal_pipelines.api.tracking import TrackingRoutes
 from devsignal_pipelines.api.webhooks import PREFIX, webhook_routes
 from devsignal_pipelines.lib.stores.control import ControlDB
@@ -30,10 +32,11 @@ __all__ = ["PREFIX", "create_app"]
 def create_app(
     control: ControlDB | None = None,
     settings: Callable[[], WebhookSettings] = load_webhook_settings,
+    key_ttl_s: float = DEFAULT_TTL_S,
 ) -> Starlette:
     db = control or ControlDB(load_settings().control_db_url)
     db.create_all()
-    keys = KeyCache(db)
+    keys = KeyCache(db, key_ttl_s)
     tracking = TrackingRoutes(db, keys)
     app = Starlette(
         routes=[
@@ -41,6 +44,7 @@ def create_app(
             *tracking.routes(),
             *CrmRoutes(db, keys).routes(),
             *webhook_routes(db, keys, settings),
+            *ApiKeyRoutes(db, keys).routes(),
         ]
     )
     app.state.intake_writer = tracking.writer

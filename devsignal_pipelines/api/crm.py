@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devsignal_pipelines.api.auth import KeyCache, key_from_headers
+from devsignal_pipelines.api.auth import KeyCache, key_from_headers, unauthorized
 from devsignal_pipelines.api.bodies import BodyTooLarge, BodyUnreadable, read_body
 from devsignal_pipelines.api.errors import error, parse_json_object
 from devsignal_pipelines.lib.sources.crm.lookup import delete_record, get_record
@@ -52,10 +52,10 @@ class CrmRoutes:
 
     def _endpoint(self, kind: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            org = await self.keys.organization(key_from_headers(request))
-            if org is None:
-                return error(401, "missing or invalid API key; send `Authorization: Bearer <key>` "
-                             "(create one with: devsignal orgs api-key ORG)")  # fmt: skip
+            caller = await self.keys.check(key_from_headers(request))
+            if caller.organization_id is None:
+                return unauthorized(caller)
+            org = caller.organization_id
             external_id = request.path_params["external_id"]
             if request.method == "GET":
                 record = await run_in_threadpool(get_record, self.control, org, kind, external_id)

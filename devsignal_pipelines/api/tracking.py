@@ -100,15 +100,15 @@ class TrackingRoutes:
             return _answer(400, "request_too_large", f"a {what} is at most {exc.limit // 1024} KB")
         except BodyUnreadable as exc:
             return _answer(400, "invalid_request", str(exc))
-        organization_id = await self.keys.organization(
-            key_from_headers(request) or write_key_of(body)
-        )
+        caller = await self.keys.check(key_from_headers(request) or write_key_of(body))
+        organization_id = caller.organization_id
         if organization_id is None:
             return _answer(
                 401,
                 "invalid_write_key",
-                "missing or unknown write key: send an organization API key as the Basic auth user "
-                "name (create one with: devsignal orgs api-key ORG)",
+                caller.problem
+                or "missing or unknown write key: send an organization API key as the Basic auth "
+                "user name (create one with: devsignal orgs api-key ORG)",
             )
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:

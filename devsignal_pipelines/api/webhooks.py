@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devsignal_pipelines.api.auth import KeyCache, key_from_headers
+from devsignal_pipelines.api.auth import KeyCache, key_from_headers, unauthorized
 from devsignal_pipelines.api.bodies import BodyTooLarge, BodyUnreadable, read_body
 from devsignal_pipelines.api.errors import error, parse_json_object
 from devsignal_pipelines.lib.stores.control import ControlDB
@@ -54,13 +54,10 @@ def webhook_routes(
 ) -> list[Route]:
     def authenticated(handler: Callable[[Request, str], Response]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            org = await keys.organization(key_from_headers(request))
-            if org is None:
-                return error(
-                    401,
-                    "missing or invalid API key; send `Authorization: Bearer <key>` "
-                    "(create one with: devsignal orgs api-key ORG)",
-                )
+            caller = await keys.check(key_from_headers(request))
+            if caller.organization_id is None:
+                return unauthorized(caller)
+            org = caller.organization_id
             try:
                 body = await read_body(request, MAX_BODY_BYTES) if request.method == "POST" else b""
             except BodyTooLarge:

@@ -19,8 +19,9 @@ from devsignal_pipelines.settings import load_settings
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
 def api_cmd(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve DevSignal's HTTP API: the Segment Tracking API (/v1/track, identify, group, page,
-    screen, alias, batch), CRM upserts (/api/v1/companies|contacts|deals/ID) and REST-hook
-    webhook subscriptions (/api/v1/webhooks). Every route takes an organization API key
+    screen, alias, batch), CRM upserts (/api/v1/companies|contacts|deals/ID), REST-hook
+    webhook subscriptions (/api/v1/webhooks) and the organization's API keys (/api/v1/api-keys).
+    Every route takes an organization API key
     (`devsignal orgs api-key ORG`); Segment libraries send it as their write key."""
     import uvicorn
 

@@ -60,8 +60,9 @@ def orgs_add(name: str, display_name: str | None) -> None:
     click.echo(f"organization {name} {'created' if created else 'already exists'}")
 
 
-def _connector_summary(connector: dict) -> str:
-    """'twitter[acmedb,acme db] secret from $ACME_X_TOKEN', 'events[2 mapped events]', 'crm'."""
+def _connector_summary(connector: dict, stored_secret: bool = False) -> str:
+    """'twitter[acmedb,acme db] secret from $ACME_X_TOKEN', 'github[acme/db] secret stored
+    encrypted', 'events[2 mapped events]', 'crm'."""
     settings = connector["settings"] or {}
     if connector["source"] in ("events", "crm"):
         mapped = len(settings.get("event_map") or {})
@@ -73,21 +74,29 @@ def _connector_summary(connector: dict) -> str:
         settings.get("keywords") or settings.get("tags") or settings.get("repos") or []
     )
     secret = f" secret from ${connector['secret_env']}" if connector["secret_env"] else ""
+    if stored_secret:  # wins over a variable (defs/resources.py read_secret)
+        secret = " secret stored encrypted"
     return f"{connector['source']}[{detail}]{secret}"
 
 
 @orgs.command("list")
 def orgs_list() -> None:
-    """List organizations with their enabled connectors (secrets are never shown, only variable names)."""
+    """List organizations with their enabled connectors and where each secret comes from (a
+    variable's name or "stored encrypted"; never the secret)."""
+    from devsignal_pipelines.lib.sources.credentials import stored_credentials
+
     control = _control()
     organizations = control.list_organizations()
     if organizations.empty:
         click.echo("no organizations yet; add one with: devsignal orgs add NAME")
         return
+    stored = stored_credentials(control)
     connectors: dict[str, list[str]] = {}
     for connector in control.connectors():
         connectors.setdefault(connector["organization_id"], []).append(
-            _connector_summary(connector)
+            _connector_summary(
+                connector, (connector["organization_id"], connector["source"]) in stored
+            )
         )
     for org in organizations.itertuples():
         click.echo(
@@ -130,6 +139,18 @@ _REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
     "instead of 300). enrichment: NAME of the variable holding the enrichment API key (required).",
 )
 @click.option(
+    "--token-stdin",
+    is_flag=True,
+    help="twitter, github: read the token from standard input (typed without echo, or piped) and store "
+    "it encrypted with DEVSIGNAL_SECRET_KEY in the control DB, instead of --token-env.",
+)
+@click.option(
+    "--key-stdin",
+    is_flag=True,
+    help="stackoverflow, enrichment: read the key from standard input and store it encrypted, instead "
+    "of --key-env.",
+)
+@click.option(
     "--map",
     "event_map",
     help="events: track event names -> signal types, e.g. 'Project Created=feature_usage,Heartbeat=' "
@@ -153,15 +174,23 @@ def orgs_connect(
     members: str | None,
     tags: str | None,
     key_env: str | None,
+    token_stdin: bool,
+    key_stdin: bool,
     event_map: str | None,
     docs_hosts: str | None,
     docs_paths: str | None,
 ) -> None:
-    """Connect organization NAME to SOURCE (replaces its previous settings for SOURCE).
+    """Connect organization NAME to SOURCE (replaces its previous settings for SOURCE, its secret
+    included).
+
+    A secret is either an environment variable named here (--token-env / --key-env, set on every
+    host where Dagster runs) or read from standard input and stored encrypted (--token-stdin /
+    --key-stdin, needs DEVSIGNAL_SECRET_KEY); it is never printed.
 
     events and crm are pushed by the organization (`devsignal api`, `devsignal import`) and are
     enabled by the first message or record; connect them to change the event mapping, or to
     re-enable them after a disconnect."""
+    from devsignal_pipelines.lib.sources.credentials import delete_credential, store_credential
     from devsignal_pipelines.lib.sources.events.mapping import (
         EventSettings,
         parse_event_map,
@@ -170,10 +199,13 @@ def orgs_connect(
     )
     from devsignal_pipelines.lib.sources.twitter.client import build_query
 
+    _check_secret_options(source, token_env, key_env, token_stdin, key_stdin)
     try:
         if source == "twitter":
-            if not keywords or not token_env:
-                raise click.UsageError("twitter needs --keywords 'a,b' and --token-env VAR_NAME")
+            if not keywords or not (token_env or token_stdin):
+                raise click.UsageError(
+                    "twitter needs --keywords 'a,b' and --token-env VAR_NAME (or --token-stdin)"
+                )
             settings, secret_env = {"keywords": _split_list(keywords)}, token_env
             build_query(settings["keywords"])
         elif source == "github":
@@ -188,9 +220,10 @@ def orgs_connect(
             settings = {"repos": repo_list, "members": _split_list(members or "")}
             secret_env = token_env
         elif source == "enrichment":
-            if not key_env:
+            if not (key_env or key_stdin):
                 raise click.UsageError(
-                    "enrichment needs --key-env VAR_NAME (the variable holding the API key)"
+                    "enrichment needs --key-env VAR_NAME (the variable holding the API key) "
+                    "or --key-stdin"
                 )
             settings, secret_env = {}, key_env
         elif source == "events":
@@ -218,7 +251,13 @@ def orgs_connect(
                     f"tags must look like Stack Overflow tags (e.g. 'python-3.x'), got {tag_list}"
                 )
             settings, secret_env = {"tags": tag_list}, key_env
-        _control().connect_source(name, source, settings, secret_env)
+        control = _control()
+        if token_stdin or key_stdin:
+            # Stored before the connector changes, so no run sees the connector without it.
+            store_credential(control, name, source, _read_secret_from_stdin(source, token_stdin))
+        control.connect_source(name, source, settings, secret_env)
+        if not (token_stdin or key_stdin):
+            delete_credential(control, name, source)
     except (ControlDBError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     detail = ", ".join(f"{k} {v}" for k, v in settings.items())
@@ -226,6 +265,7 @@ def orgs_connect(
         f"{name} connected to {source}"
         + (f": {detail}" if detail else "")
         + (f", secret from ${secret_env}" if secret_env else "")
+        + (", secret stored encrypted" if token_stdin or key_stdin else "")
     )
     if secret_env and secret_env not in os.environ:
         click.echo(
@@ -237,12 +277,99 @@ def orgs_connect(
 @click.argument("name")
 @click.argument("source", type=click.Choice(_SOURCES))
 def orgs_disconnect(name: str, source: str) -> None:
-    """Stop syncing SOURCE for NAME (data already in the warehouse stays)."""
+    """Stop syncing SOURCE for NAME (data already in the warehouse stays; a secret stored with
+    --token-stdin / --key-stdin is deleted)."""
+    from devsignal_pipelines.lib.sources.credentials import delete_credential
+
+    control = _control()
     try:
-        changed = _control().disconnect_source(name, source)
+        changed = control.disconnect_source(name, source)
     except ControlDBError as exc:
         raise click.UsageError(str(exc)) from exc
-    click.echo(f"{name} {'disconnected from' if changed else 'was not connected to'} {source}")
+    forgot = delete_credential(control, name, source)
+    click.echo(
+        f"{name} {'disconnected from' if changed else 'was not connected to'} {source}"
+        + ("; its stored secret is deleted" if forgot else "")
+    )
+
+
+@orgs.command("rotate-secrets")
+def orgs_rotate_secrets() -> None:
+    """Re-encrypt every stored secret (connector credentials and webhook signing secrets) with the
+    first key of DEVSIGNAL_SECRET_KEY.
+
+    To rotate: set DEVSIGNAL_SECRET_KEY=NEW,OLD wherever the CLI, the API and Dagster run, run
+    this, then drop OLD. All or nothing: a secret no key can decrypt is named and nothing changes."""
+    from devsignal_pipelines.lib.sources.credentials import rotate_stored_secrets
+    from devsignal_pipelines.lib.webhooks.secrets import SecretKeyError, secret_key_count
+
+    try:
+        keys = secret_key_count()
+        credentials, webhook_secrets = rotate_stored_secrets(_control())
+    except SecretKeyError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(
+        f"re-encrypted {credentials} connector credentials and {webhook_secrets} webhook signing "
+        "secrets with the first key of DEVSIGNAL_SECRET_KEY"
+        + (
+            "; the other keys can be removed now"
+            if keys > 1
+            else " (it holds one key: to rotate, set it to NEW_KEY,OLD_KEY and run this again)"
+        )
+    )
+
+
+_STDIN_FLAGS = {
+    "--token-stdin": ("twitter", "github"),
+    "--key-stdin": ("stackoverflow", "enrichment"),
+}
+
+
+def _check_secret_options(
+    source: str, token_env: str | None, key_env: str | None, token_stdin: bool, key_stdin: bool
+) -> None:
+    """Refuse a stdin flag the source does not take, or one given with a variable name, before
+    anything is read."""
+    for flag, given, env, env_flag in (
+        ("--token-stdin", token_stdin, token_env, "--token-env"),
+        ("--key-stdin", key_stdin, key_env, "--key-env"),
+    ):
+        if not given:
+            continue
+        if source not in _STDIN_FLAGS[flag]:
+            other = [f for f, sources in _STDIN_FLAGS.items() if source in sources]
+            raise click.UsageError(
+                f"{source} takes no {flag}"
+                + (f"; use {other[0]}" if other else ": it has no secret")
+            )
+        if env:
+            raise click.UsageError(
+                f"give either {env_flag} VAR_NAME or {flag}, not both: one place for the secret"
+            )
+
+
+def _read_secret_from_stdin(source: str, token: bool) -> str:
+    """The secret from standard input: a hidden prompt on a terminal, else everything piped.
+    Never echoed; refused when empty, and before reading when DEVSIGNAL_SECRET_KEY is missing."""
+    from devsignal_pipelines.lib.sources.credentials import check_credential_text
+    from devsignal_pipelines.lib.webhooks.secrets import SecretKeyError, require_secret_key
+
+    what = {"twitter": "X bearer token", "github": "GitHub token",
+            "stackoverflow": "Stack Exchange key", "enrichment": "enrichment API key"}[source]  # fmt: skip
+    try:
+        require_secret_key()
+    except SecretKeyError as exc:
+        raise click.UsageError(
+            f"--{'token' if token else 'key'}-stdin stores the {what} encrypted: {exc}"
+        ) from None
+    stdin = click.get_text_stream("stdin")
+    if stdin.isatty():
+        value = click.prompt(
+            f"{what} (not echoed)", hide_input=True, default="", show_default=False
+        )
+    else:
+        value = stdin.read()
+    return check_credential_text(value, f"the {what}")
 
 
 # --- running -----------------------------------------------------------------------------------

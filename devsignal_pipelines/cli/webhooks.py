@@ -1,4 +1,4 @@
-"""`devsignal webhooks ...`, `devsignal api` and `devsignal orgs api-key`."""
+"""`devsignal webhooks ...` and the API key commands `devsignal orgs api-key | api-keys | revoke`."""
 
 from __future__ import annotations
 
@@ -174,18 +174,88 @@ def redeliver_cmd(
 
 @click.command("api-key")
 @click.argument("organization")
-def api_key_cmd(organization: str) -> None:
-    """Create an API key for ORGANIZATION (shown once; only its hash is stored)."""
+@click.option(
+    "--expires-in",
+    help="Refuse the key after this long: a whole number and s, m, h, d or w (e.g. 90d, 12h). "
+    "Default: it never expires (revoke it with `devsignal orgs revoke`).",
+)
+def api_key_cmd(organization: str, expires_in: str | None) -> None:
+    """Create an API key for ORGANIZATION (shown once; only its hash and prefix are stored)."""
     from devsignal_pipelines.lib.webhooks import store
 
     try:
-        key_id, key = store.create_api_key(_control(), organization)
+        lifetime = store.parse_expires_in(expires_in) if expires_in is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires-in") from exc
+    try:
+        new = store.issue_api_key(_control(), organization, lifetime)
     except _USER_ERRORS as exc:
         raise _fail(exc) from exc
-    click.echo(f"API key {key_id} for {organization} (shown once, store it now): {key}")
+    expiry = f", expires {_when(new.expires_at)}" if new.expires_at else ""
+    click.echo(
+        f"API key {new.id} ({new.prefix}…) for {organization}{expiry} "
+        f"(shown once, store it now): {new.key}"
+    )
+
+
+@click.command("api-keys")
+@click.argument("organization")
+def api_keys_cmd(organization: str) -> None:
+    """List ORGANIZATION's API keys: prefix, id, status, created, last used (to within 10 s),
+    expires, revoked. Never the keys themselves."""
+    from devsignal_pipelines.lib.webhooks import store
+
+    control = _control()
+    with control.begin() as conn:
+        try:
+            control.require_organization(conn, organization)
+        except ControlDBError as exc:
+            raise _fail(exc) from exc
+    rows = store.list_api_keys(control, organization)
+    if not rows:
+        click.echo(
+            f"no API keys for {organization}; create one with: devsignal orgs api-key {organization}"
+        )
+        return
+    click.echo("PREFIX\tID\tSTATUS\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
+    for k in rows:
+        click.echo(
+            f"{k['prefix']}…\t{k['id']}\t{k['status']}\t{_when(k['created_at'])}\t"
+            f"{_when(k['last_used_at'])}\t{_when(k['expires_at'], 'never')}\t{_when(k['revoked_at'])}"
+        )
+
+
+@click.command("revoke")
+@click.argument("key_prefix")
+@click.option("--org", "organization", help="Only a key of this organization.")
+def revoke_cmd(key_prefix: str, organization: str | None) -> None:
+    """Revoke the API key KEY_PREFIX (the dsk_… prefix `api-keys` shows, or the key id).
+
+    Every API path refuses it with a 401 at once in new processes, and within 10 s in a running
+    `devsignal api` (its key cache)."""
+    from devsignal_pipelines.lib.webhooks import store
+
+    try:
+        key = store.revoke_api_key(_control(), key_prefix, organization)
+    except _USER_ERRORS as exc:
+        raise _fail(exc) from exc
+    if key["already_revoked"]:
+        click.echo(f"API key {key['id']} ({key['prefix']}…) of {key['organization_id']} was "
+                   f"already revoked at {_when(key['revoked_at'])}")  # fmt: skip
+        return
+    click.echo(
+        f"revoked API key {key['id']} ({key['prefix']}…) of {key['organization_id']}; "
+        "running `devsignal api` processes refuse it within 10 s"
+    )
+
+
+def _when(value, default: str = "-") -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else default
 
 
 def register(main: click.Group, orgs: click.Group) -> None:
     """Add the webhook commands to the CLI."""
     main.add_command(webhooks)
     orgs.add_command(api_key_cmd)
+    orgs.add_command(api_keys_cmd)
+    orgs.add_command(revoke_cmd)

@@ -1,8 +1,9 @@
 """Dagster resources: the two stores and the API clients.
 
 Unset fields fall back to the DEVSIGNAL_* environment at run time, so run config never carries a
-URL with a password or a token. Per-organization secrets are read from the environment variable
-*named* in the organization's connector row, when a run starts.
+URL with a password or a token. Per-organization secrets are read when a run starts: the one stored
+encrypted in the control DB (`orgs connect ... --token-stdin`), else the environment variable
+*named* in the organization's connector row.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from devsignal_pipelines.lib.sources.credentials import (
+    read_credential,
+    redact_credentials_in_http_logs,
+)
 from devsignal_pipelines.lib.sources.enrichment.client import EnrichmentClient
 from devsignal_pipelines.lib.sources.github.client import GitHubClient
-from devsignal_pipelines.lib.sources.http import RetryPolicy
+from devsignal_pipelines.lib.sources.http import DEFAULT_WAIT_BUDGET_S, RetryPolicy
 from devsignal_pipelines.lib.sources.stackoverflow.client import StackExchangeClient
 from devsignal_pipelines.lib.sources.twitter.client import XApiClient
 from devsignal_pipelines.lib.stores.control import ControlDB
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.lib.webhooks.secrets import SecretKeyError
 from devsignal_pipelines.settings import load_settings
 
 # Warehouse-writing steps share this pool: limit 1 on DuckDB (one writer per file).
@@ -31,7 +37,11 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str | None = None
 
     def get(self) -> Warehouse:
-        warehouse = Warehouse(self.url or load_settings().warehouse_url)
+        # Waiting for a DuckDB file another process holds is reported in the run's log.
+        warehouse = Warehouse(
+            self.url or load_settings().warehouse_url,
+            on_lock_wait=dg.get_dagster_logger("devsignal").warning,
+        )
         warehouse.ensure_tables()
         return warehouse
 
@@ -52,13 +62,46 @@ class MissingSecretError(dg.Failure):
 
 
 def read_secret(
-    organization_id: str, source: str, env_name: str | None, flag: str = "--token-env"
-) -> str:
-    """The secret for one organization's connector, from the environment variable it names."""
+    organization_id: str,
+    source: str,
+    env_name: str | None,
+    flag: str = "--token-env",
+    required: bool = True,
+) -> str | None:
+    """The secret for one organization's connector: the one stored encrypted in the control DB
+    when there is one, else the environment variable the connector names (None when neither is
+    configured and the secret is optional)."""
+    return lookup_secret(organization_id, source, env_name, flag, required)[0]
+
+
+def lookup_secret(
+    organization_id: str,
+    source: str,
+    env_name: str | None,
+    flag: str = "--token-env",
+    required: bool = True,
+) -> tuple[str | None, str | None]:
+    """(the secret, where it comes from): where is the variable's name or the stored credential,
+    what the clients' error messages name (never the value)."""
+    stdin_flag = flag.replace("-env", "-stdin")
+    redact_credentials_in_http_logs()  # Stack Exchange's key travels in the query string
+    control = ControlDB(load_settings().control_db_url)
+    try:
+        stored = read_credential(control, organization_id, source)
+    except SecretKeyError as exc:
+        raise MissingSecretError(description=str(exc)) from None
+    finally:
+        control.engine.dispose()
+    if stored is not None:
+        kind = "token" if flag == "--token-env" else "key"
+        return stored, f"<the {kind} stored with {stdin_flag}>"
     if not env_name:
+        if not required:
+            return None, None
         raise MissingSecretError(
-            description=f"organization '{organization_id}' has no environment variable configured for {source}; "
-            f"reconnect it: devsignal orgs connect {organization_id} {source} ... {flag} VAR_NAME"
+            description=f"organization '{organization_id}' has no credential configured for {source}; "
+            f"reconnect it: devsignal orgs connect {organization_id} {source} ... {flag} VAR_NAME "
+            f"(or {stdin_flag} to store it encrypted)"
         )
     value = os.environ.get(env_name, "").strip()
     if not value:
@@ -67,7 +110,22 @@ def read_secret(
             f"{source} credential for organization '{organization_id}'. Export it where Dagster runs "
             f"(the `devsignal` CLI, `dagster dev`, or the code location's environment)."
         )
-    return value
+    return value, env_name
+
+
+def _wait_budget_field():
+    return Field(
+        default=DEFAULT_WAIT_BUDGET_S,
+        ge=0,
+        description="Seconds one sync may spend waiting out rate limits in total; when spent it "
+        "stops (cursors kept: GitHub and Stack Overflow keep what they read, X and enrichment fail "
+        "the run) and the next run resumes.",
+    )
+
+
+def log_wait(message: str) -> None:
+    """A client's rate-limit wait, in the step's Dagster log (`devsignal sync` prints it too)."""
+    dg.get_dagster_logger("devsignal.rate_limits").warning(message)
 
 
 class XApiResource(dg.ConfigurableResource):
@@ -82,21 +140,24 @@ class XApiResource(dg.ConfigurableResource):
     backoff_base_s: float = 0.5
     max_rate_limit_wait_s: float = 300.0
     max_rate_limit_waits: int = 50
+    rate_limit_wait_budget_s: float = _wait_budget_field()
 
     def client_for(self, organization_id: str, token_env: str | None) -> XApiClient:
-        token = read_secret(organization_id, "twitter", token_env)
+        token, where = lookup_secret(organization_id, "twitter", token_env)
         return XApiClient(
             self.base_url or load_settings().x_api_url,
-            token,
+            token or "",
             organization_id=organization_id,
-            token_env=token_env or "",
+            token_env=where or "",
             timeout_s=self.timeout_s,
             policy=RetryPolicy(
                 max_attempts=self.max_attempts,
                 backoff_base_s=self.backoff_base_s,
                 max_rate_limit_wait_s=self.max_rate_limit_wait_s,
                 max_rate_limit_waits=self.max_rate_limit_waits,
+                rate_limit_wait_budget_s=self.rate_limit_wait_budget_s,
             ),
+            on_wait=log_wait,
         )
 
 
@@ -114,22 +175,28 @@ class StackExchangeResource(dg.ConfigurableResource):
     timeout_s: float = 30.0
     max_attempts: int = 5
     backoff_base_s: float = 0.5
+    rate_limit_wait_budget_s: float = _wait_budget_field()
 
     def client_for(self, organization_id: str, key_env: str | None) -> StackExchangeClient:
         # The key is optional (keyless quota is 300 a day); when a variable is named it must be set.
-        key = (
-            read_secret(organization_id, "stackoverflow", key_env, "--key-env") if key_env else None
+        key, where = lookup_secret(
+            organization_id, "stackoverflow", key_env, "--key-env", required=False
         )
         return StackExchangeClient(
             self.base_url or load_settings().stackexchange_api_url,
             key,
             organization_id=organization_id,
-            key_env=key_env,
+            key_env=where,
             pace_s=self.pace_s,
             quota_reserve=self.quota_reserve,
             max_throttle_wait_s=self.max_throttle_wait_s,
             timeout_s=self.timeout_s,
-            policy=RetryPolicy(max_attempts=self.max_attempts, backoff_base_s=self.backoff_base_s),
+            policy=RetryPolicy(
+                max_attempts=self.max_attempts,
+                backoff_base_s=self.backoff_base_s,
+                rate_limit_wait_budget_s=self.rate_limit_wait_budget_s,
+            ),
+            on_wait=log_wait,
         )
 
 
@@ -150,14 +217,15 @@ class EnrichmentResource(dg.ConfigurableResource):
     max_attempts: int = 5
     backoff_base_s: float = 0.5
     max_rate_limit_wait_s: float = 60.0
+    rate_limit_wait_budget_s: float = _wait_budget_field()
 
     def client_for(self, organization_id: str, key_env: str | None) -> EnrichmentClient:
-        key = read_secret(organization_id, "enrichment", key_env, "--key-env")
+        key, where = lookup_secret(organization_id, "enrichment", key_env, "--key-env")
         return EnrichmentClient(
             self.base_url or load_settings().enrichment_api_url,
-            key,
+            key or "",
             organization_id=organization_id,
-            key_env=key_env or "",
+            key_env=where or "",
             max_in_flight=self.max_in_flight,
             batch_size=self.batch_size,
             batch_pause_s=self.batch_pause_s,
@@ -166,7 +234,9 @@ class EnrichmentResource(dg.ConfigurableResource):
                 max_attempts=self.max_attempts,
                 backoff_base_s=self.backoff_base_s,
                 max_rate_limit_wait_s=self.max_rate_limit_wait_s,
+                rate_limit_wait_budget_s=self.rate_limit_wait_budget_s,
             ),
+            on_wait=log_wait,
         )
 
 
@@ -188,15 +258,16 @@ class GitHubResource(dg.ConfigurableResource):
     timeout_s: float = 30.0
     max_attempts: int = 5
     backoff_base_s: float = 0.5
+    rate_limit_wait_budget_s: float = _wait_budget_field()
 
     def client_for(self, organization_id: str, token_env: str | None) -> GitHubClient:
         # A token is optional for public repositories (60 requests an hour without one).
-        token = read_secret(organization_id, "github", token_env) if token_env else None
+        token, where = lookup_secret(organization_id, "github", token_env, required=False)
         return GitHubClient(
             self.base_url or load_settings().github_api_url,
             token,
             organization_id=organization_id,
-            token_env=token_env,
+            token_env=where,
             reserve=self.reserve,
             max_rate_limit_wait_s=self.max_rate_limit_wait_s,
             timeout_s=self.timeout_s,
@@ -204,5 +275,7 @@ class GitHubResource(dg.ConfigurableResource):
                 max_attempts=self.max_attempts,
                 backoff_base_s=self.backoff_base_s,
                 max_rate_limit_wait_s=self.max_rate_limit_wait_s,
+                rate_limit_wait_budget_s=self.rate_limit_wait_budget_s,
             ),
+            on_wait=log_wait,
         )

@@ -3,12 +3,15 @@
 Transient failures (5xx, timeouts, connection errors, unreadable bodies) are retried a bounded
 number of times with jittered exponential backoff (tenacity). Rate limits are not failures: the
 client decides how long the vendor asks it to wait, and `send_with_retries` sleeps that long
-(capped) and asks again for the same page, counting the wait.
+(capped) and asks again for the same page, counting the wait. Every wait is logged and charged to
+the client's `WaitBudget`: once a run has waited its budget, the wait that would exceed it stops
+the sync instead (each client raises its own clean-stop exception), and the next run resumes.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +30,14 @@ class RateLimitExhaustedError(Exception):
     """The vendor kept answering 'rate limited' beyond the configured number of waits."""
 
 
+class WaitBudgetSpent(RateLimitExhaustedError):
+    """The run has waited out rate limits for as long as it may (RetryPolicy.rate_limit_wait_budget_s)."""
+
+
+# Seconds one sync may spend waiting out rate limits, all calls together: a 15-minute X window.
+DEFAULT_WAIT_BUDGET_S = 900.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
@@ -34,6 +45,52 @@ class RetryPolicy:
     backoff_max_s: float = 30.0
     max_rate_limit_wait_s: float = 300.0
     max_rate_limit_waits: int = 50
+    rate_limit_wait_budget_s: float = DEFAULT_WAIT_BUDGET_S
+
+
+def _ignore(_message: str) -> None:
+    pass
+
+
+class WaitBudget:
+    """The seconds one client (one sync of one organization) may spend waiting out rate limits.
+
+    `spend` logs each wait with the budget used so far, or, when the wait would exceed what is
+    left, logs that and raises `stop(message)`: the client's clean stop (RateLimitStop for
+    GitHub, ThrottledError for Stack Exchange; WaitBudgetSpent by default). Thread-safe: the
+    enrichment client waits in several threads.
+    """
+
+    def __init__(
+        self,
+        total_s: float = DEFAULT_WAIT_BUDGET_S,
+        log: Callable[[str], None] | None = None,
+        stop: Callable[[str], Exception] = WaitBudgetSpent,
+    ):
+        self.total_s = total_s
+        self.spent_s = 0.0
+        self.waits = 0
+        self._log = log or _ignore
+        self._stop = stop
+        self._lock = threading.Lock()
+
+    def spend(self, seconds: float, why: str) -> None:
+        """Charge a wait of `seconds` (the caller sleeps), or raise the stop when it does not fit."""
+        with self._lock:
+            left = self.total_s - self.spent_s
+            if seconds > left:
+                message = (
+                    f"{why}: asked to wait {seconds:.0f}s but only {max(left, 0):.0f}s of the run's "
+                    f"{self.total_s:.0f}s rate-limit waiting budget is left ({self.waits} waits, "
+                    f"{self.spent_s:.0f}s so far); stopping here, the next run resumes from the "
+                    "saved cursors"
+                )
+                self._log(message)
+                raise self._stop(message)
+            self.spent_s += seconds
+            self.waits += 1
+            note = f"wait {self.waits}, {self.spent_s:.0f}s of the {self.total_s:.0f}s budget"
+        self._log(f"{why}: waiting {seconds:.0f}s ({note})")
 
 
 @dataclass
@@ -90,11 +147,15 @@ def send_with_retries(
     rate_limit_wait: RateLimitRule,
     check_body: BodyCheck | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    budget: WaitBudget | None = None,
 ) -> tuple[httpx.Response, Any]:
     """Send `request` until it gives a usable answer; return the response and its parsed JSON body.
 
     4xx answers other than rate limits are returned to the caller, which knows what they mean.
+    Rate-limit waits are charged to `budget` (default: one of `policy.rate_limit_wait_budget_s`
+    for this request alone).
     """
+    budget = budget or WaitBudget(policy.rate_limit_wait_budget_s)
     rate_limit_waits = 0
     while True:
         response, body = _send_transient_safe(client, request, policy, stats, check_body, sleep)
@@ -107,6 +168,7 @@ def send_with_retries(
                 f"{request.url.host} still rate-limits after {policy.max_rate_limit_waits} waits"
             )
         wait_s = min(max(wait_s, 0.0), policy.max_rate_limit_wait_s)
+        budget.spend(wait_s, f"{request.url.host} rate-limited {request.url.path}")
         stats.rate_limit_waits += 1
         stats.rate_limit_wait_s += wait_s
         sleep(wait_s)

@@ -1,7 +1,8 @@
 """The control DB: organizations, connector settings and the CRM side (SQLAlchemy 2 Core).
 
 SQLite file under DEVSIGNAL_HOME by default, PostgreSQL via DEVSIGNAL_CONTROL_DB_URL. Connector
-rows hold the *name* of the environment variable with a secret, never the secret itself.
+rows hold the *name* of the environment variable with a secret, never the secret itself; a
+credential given on standard input is kept Fernet-encrypted in `connector_secrets`.
 """
 
 from __future__ import annotations
@@ -339,6 +340,24 @@ api_keys = sa.Table(
     _ts("created_at", nullable=False, default=_now),
     _ts("last_used_at"),
     _ts("revoked_at"),
+    # Refused from then on; NULL: never expires.
+    _ts("expires_at"),
+    # "cli", or the id of the key that created it through the API (NULL: before this was kept).
+    sa.Column("created_by", sa.String(32)),
+)
+
+# Connector credentials given on standard input (`orgs connect ... --token-stdin / --key-stdin`):
+# a Fernet token under DEVSIGNAL_SECRET_KEY, never the credential itself. Preferred over the
+# environment variable a connector names (lib/sources/credentials.py).
+connector_secrets = sa.Table(
+    "connector_secrets",
+    metadata,
+    sa.Column(
+        "organization_id", sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("secret_encrypted", sa.Text, nullable=False),
+    _ts("updated_at", nullable=False, default=_now),
 )
 
 CONNECTOR_SOURCES = ("twitter", "stackoverflow", "github", "enrichment", "events", "crm")

@@ -205,6 +205,29 @@ RAW_QUARANTINE = TableSpec(
         Column("reason", "text", "Why the record was rejected.", False),
         Column("payload", "text", "The record as received (may be invalid JSON).", False),
         Column("quarantined_at", "timestamptz", "When it was first quarantined.", False),
+        Column(
+            "record_type",
+            "text",
+            "What the record is, for sources that fetch it again by id: post, user (twitter); "
+            "question, question_answers (an answer, fetched again with its question), user "
+            "(stackoverflow).",
+        ),
+        Column(
+            "record_id",
+            "text",
+            "The id it is fetched again by; null when no id could be read from the payload.",
+        ),
+        Column(
+            "attempts",
+            "bigint",
+            "Reads of this record that came back malformed or missing; at MAX_MALFORMED_RETRIES "
+            "(3) it is no longer asked for.",
+        ),
+        Column(
+            "resolved_at",
+            "timestamptz",
+            "When the record was fetched again and loaded; null while it is still quarantined.",
+        ),
     ),
     primary_key=("organization_id", "source", "record_hash"),
     insert_only=("quarantined_at",),
@@ -702,9 +725,7 @@ CORE_SIGNALS = TableSpec(
     description="One row per developer signal from every source (X, Stack Overflow, first-party product events), "
     "resolved to contact and company.",
     columns=(
-        Column(
-            "signal_id", "text", "Stable id: the source, a colon, the source's own id.", False
-        ),
+        Column("signal_id", "text", "Stable id: the source, a colon, the source's own id.", False),
         _org(),
         Column("source", "text", "twitter | stackoverflow | product (Segment track / page)", False),
         Column(

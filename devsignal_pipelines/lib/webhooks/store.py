@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as _random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -13,10 +14,11 @@ import sqlalchemy as sa
 
 from devsignal_pipelines.lib.stores import control as c
 from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
-from devsignal_pipelines.lib.webhooks.events import validate_event_type
+from devsignal_pipelines.lib.webhooks.events import iso, validate_event_type
 from devsignal_pipelines.lib.webhooks.secrets import (
     encrypt_secret,
     new_signing_secret,
+    reencrypt_secret,
     require_secret_key,
 )
 from devsignal_pipelines.lib.webhooks.settings import WebhookSettings
@@ -254,6 +256,46 @@ def recent_events(
 # --- API keys ----------------------------------------------------------------------------------
 
 API_KEY_PREFIX = "dsk_"
+SHOWN_PREFIX_LENGTH = 10  # "dsk_" + 6 characters: what lists show and what `revoke` takes
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+API_KEY_FIELDS = (
+    "id",
+    "organization_id",
+    "prefix",
+    "created_at",
+    "created_by",
+    "last_used_at",
+    "expires_at",
+    "revoked_at",
+)
+
+
+class AmbiguousKeyError(LookupError):
+    """A key prefix that matches more than one key: give the key id instead."""
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    """Returned once at creation: the only time the key itself exists outside its owner."""
+
+    id: str
+    organization_id: str
+    key: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiKeyCheck:
+    """Whom a presented key acts for, or why it is refused (`problem` is None for a key that is
+    simply unknown or missing: callers answer with their own hint then)."""
+
+    organization_id: str | None
+    key_id: str | None = None
+    expires_at: datetime | None = None
+    problem: str | None = None
 
 
 def hash_api_key(key: str) -> str:
@@ -261,39 +303,198 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(control: ControlDB, organization_id: str) -> tuple[str, str]:
-    """(key id, the key): the key is shown once and only its hash is stored."""
+def parse_expires_in(value: str | int | float) -> timedelta:
+    """'90d', '12h', '30m', '2w', '45s', or a number of seconds: how long a new key is valid."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{value!r} is not a duration; use e.g. '90d', '12h' or '30m'")
+    if isinstance(value, str):
+        match = _DURATION.match(value.lower())
+        if not match:
+            raise ValueError(
+                f"{value!r} is not a duration; use a whole number and a unit: "
+                "s, m, h, d or w (e.g. '90d', '12h', '30m')"
+            )
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        seconds = value
+    if not 0 < seconds <= 10 * 365 * 86400:
+        raise ValueError(
+            f"a key's lifetime must be more than 0 and at most 10 years, not {value!r}"
+        )
+    return timedelta(seconds=seconds)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite gives naive datetimes back; everything here is stored in UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _key_status(row: dict[str, Any], now: datetime) -> str:
+    if row["revoked_at"] is not None:
+        return "revoked"
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        return "expired"
+    return "active"
+
+
+def issue_api_key(
+    control: ControlDB,
+    organization_id: str,
+    expires_in: timedelta | None = None,
+    *,
+    not_after: datetime | None = None,
+    created_by: str = "cli",
+) -> NewApiKey:
+    """A new key for the organization: shown once, only its hash and prefix are stored.
+
+    `not_after` caps the expiry: a key created through the API never outlives the key that
+    created it (a leaked short-lived key cannot mint a permanent one)."""
+    now = _now()
+    expires_at = now + expires_in if expires_in is not None else None
+    if not_after is not None:
+        expires_at = min(expires_at or not_after, not_after)
     key = API_KEY_PREFIX + _random.token_urlsafe(32)
-    key_id = "key_" + _random.token_hex(8)
+    new = NewApiKey(
+        id="key_" + _random.token_hex(8),
+        organization_id=organization_id,
+        key=key,
+        prefix=key[:SHOWN_PREFIX_LENGTH],
+        created_at=now,
+        expires_at=expires_at,
+    )
     with control.begin() as conn:
         control.require_organization(conn, organization_id)
         conn.execute(
             sa.insert(c.api_keys).values(
-                id=key_id,
+                id=new.id,
                 organization_id=organization_id,
                 key_hash=hash_api_key(key),
-                prefix=key[:10],
-                created_at=_now(),
+                prefix=new.prefix,
+                created_at=now,
+                created_by=created_by,
+                expires_at=expires_at,
             )
         )
-    return key_id, key
+    return new
+
+
+def create_api_key(control: ControlDB, organization_id: str) -> tuple[str, str]:
+    """(key id, the key) of a new key that does not expire (see issue_api_key)."""
+    new = issue_api_key(control, organization_id)
+    return new.id, new.key
+
+
+def list_api_keys(
+    control: ControlDB, organization_id: str | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every key (active, expired and revoked), oldest first, with its `status`; never the key."""
+    k = c.api_keys
+    stmt = sa.select(*(k.c[f] for f in API_KEY_FIELDS)).order_by(
+        k.c.organization_id, k.c.created_at, k.c.id
+    )
+    if organization_id is not None:
+        stmt = stmt.where(k.c.organization_id == organization_id)
+    now = now or _now()
+    with control.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    for row in rows:
+        for f in ("created_at", "last_used_at", "expires_at", "revoked_at"):
+            row[f] = _aware(row[f])
+        row["status"] = _key_status(row, now)
+    return rows
+
+
+def revoke_api_key(
+    control: ControlDB, reference: str, organization_id: str | None = None
+) -> dict[str, Any]:
+    """Revoke the key named by its shown prefix (`dsk_abc123`), its id (`key_...`) or the whole
+    key; returns it (with `already_revoked`). NotFoundError when no key of `organization_id` (any
+    organization when None) matches, AmbiguousKeyError when a prefix matches several."""
+    k = c.api_keys
+    reference = reference.strip().rstrip(".…")
+    if reference.startswith(API_KEY_PREFIX) and len(reference) > SHOWN_PREFIX_LENGTH:
+        match = k.c.key_hash == hash_api_key(reference)
+    else:
+        match = sa.or_(k.c.prefix == reference, k.c.id == reference)
+    stmt = sa.select(*(k.c[f] for f in API_KEY_FIELDS)).where(match)
+    if organization_id is not None:
+        stmt = stmt.where(k.c.organization_id == organization_id)
+    now = _now()
+    with control.begin() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        if not rows:
+            raise NotFoundError(
+                f"no API key {reference!r}"
+                + (f" in organization {organization_id!r}" if organization_id else "")
+                + "; give the prefix shown by `devsignal orgs api-keys ORG` (dsk_...) or the key id"
+            )
+        if len(rows) > 1:
+            ids = ", ".join(f"{r['id']} ({r['organization_id']})" for r in rows)
+            raise AmbiguousKeyError(
+                f"{reference!r} matches {len(rows)} API keys: {ids}; revoke by key id instead"
+            )
+        row = rows[0]
+        row["already_revoked"] = row["revoked_at"] is not None
+        if not row["already_revoked"]:
+            conn.execute(sa.update(k).where(k.c.id == row["id"]).values(revoked_at=now))
+            row["revoked_at"] = now
+    for f in ("created_at", "last_used_at", "expires_at", "revoked_at"):
+        row[f] = _aware(row[f])
+    return row
+
+
+def check_api_key(control: ControlDB, key: str, now: datetime | None = None) -> ApiKeyCheck:
+    """Whom the key acts for; a revoked or expired key is refused with the reason (the key's
+    prefix and when), never with the organization. Marks the key used."""
+    if not key.startswith(API_KEY_PREFIX):
+        return ApiKeyCheck(None)
+    k = c.api_keys
+    now = now or _now()
+    with control.begin() as conn:
+        row = conn.execute(
+            sa.select(
+                k.c.id, k.c.organization_id, k.c.prefix, k.c.revoked_at, k.c.expires_at
+            ).where(k.c.key_hash == hash_api_key(key))
+        ).first()
+        if row is None:
+            return ApiKeyCheck(None)
+        revoked_at, expires_at = _aware(row.revoked_at), _aware(row.expires_at)
+        create = "ask for a new one (devsignal orgs api-key ORG)"
+        if revoked_at is not None:
+            return ApiKeyCheck(
+                None,
+                row.id,
+                problem=f"API key {row.prefix}… was revoked at {iso(revoked_at)}; {create}",
+            )
+        if expires_at is not None and expires_at <= now:
+            return ApiKeyCheck(
+                None,
+                row.id,
+                problem=f"API key {row.prefix}… expired at {iso(expires_at)}; {create}",
+            )
+        conn.execute(sa.update(k).where(k.c.id == row.id).values(last_used_at=now))
+        return ApiKeyCheck(row.organization_id, row.id, expires_at)
 
 
 def organization_for_key(control: ControlDB, key: str) -> str | None:
-    """The organization an API key belongs to, or None (unknown or revoked)."""
-    if not key.startswith(API_KEY_PREFIX):
-        return None
-    k = c.api_keys
-    with control.begin() as conn:
-        row = conn.execute(
-            sa.select(k.c.id, k.c.organization_id).where(
-                k.c.key_hash == hash_api_key(key), k.c.revoked_at.is_(None)
-            )
-        ).first()
-        if row is None:
-            return None
-        conn.execute(sa.update(k).where(k.c.id == row.id).values(last_used_at=_now()))
-        return row.organization_id
+    """The organization an API key belongs to, or None (unknown, revoked or expired)."""
+    return check_api_key(control, key).organization_id
+
+
+# --- rotation of DEVSIGNAL_SECRET_KEY -----------------------------------------------------------
+
+
+def reencrypt_subscription_secrets(conn: sa.Connection) -> int:
+    """Re-encrypt every subscription's signing secret with the first DEVSIGNAL_SECRET_KEY key, in
+    the caller's transaction; returns how many. Refuses (SecretKeyError) when one cannot be read."""
+    s = c.webhook_subscriptions
+    rows = conn.execute(sa.select(s.c.id, s.c.secret_encrypted)).all()
+    for row in rows:
+        token = reencrypt_secret(
+            row.secret_encrypted, f"the signing secret of webhook subscription {row.id}"
+        )
+        conn.execute(sa.update(s).where(s.c.id == row.id).values(secret_encrypted=token))
+    return len(rows)
 
 
 __all__ = ["ControlDBError"]

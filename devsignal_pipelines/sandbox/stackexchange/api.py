@@ -1,7 +1,7 @@
 """The Stack Exchange API 2.3 routes of the sandbox (the Stack Overflow site only).
 
-``GET /2.3/questions``, ``/2.3/questions/{ids}/answers`` and ``/2.3/users/{ids}`` (a trailing
-slash is accepted too); any other path under ``/2.3`` answers ``no_method``. Query semantics are
+``GET /2.3/questions``, ``/2.3/questions/{ids}``, ``/2.3/questions/{ids}/answers`` and
+``/2.3/users/{ids}`` (a trailing slash is accepted too); any other path under ``/2.3`` answers ``no_method``. Query semantics are
 in ``se_params``, bodies in ``se_responses``, quota and backoff in ``se_throttle``; what is
 visible at the server clock in ``so_index``. ``GET /_sandbox/stackexchange`` reports the
 throttle counters for tests and the demo.
@@ -66,6 +66,7 @@ API_PREFIX = "/2.3"
 SITES = ("stackoverflow", "stackoverflow.com")
 # Methods as the API names them; backoff applies per method (and key).
 QUESTIONS = "/questions"
+QUESTIONS_BY_ID = "/questions/{ids}"
 ANSWERS = "/questions/{ids}/answers"
 USERS = "/users/{ids}"
 
@@ -81,6 +82,7 @@ def stackexchange_routes(state: SandboxState) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for method, handler in (
         (QUESTIONS, api.questions),
+        (QUESTIONS_BY_ID, api.questions_by_id),
         (ANSWERS, api.answers),
         (USERS, api.users),
     ):
@@ -101,6 +103,9 @@ class StackExchangeApi:
 
     async def questions(self, request: Request) -> Response:
         return await self._serve(request, QUESTIONS, "question_id", self._questions)
+
+    async def questions_by_id(self, request: Request) -> Response:
+        return await self._serve(request, QUESTIONS_BY_ID, "question_id", self._questions_by_id)
 
     async def answers(self, request: Request) -> Response:
         return await self._serve(request, ANSWERS, "answer_id", self._answers)
@@ -159,6 +164,13 @@ class StackExchangeApi:
         listing = parse_listing(params, QUESTION_SORTS)
         rows = self.index.question_listing(tuple(sorted(tags)), listing.sort, now)
         positions, has_more = listing.select(rows)
+        return [self.index.question(position, now) for position in positions], has_more
+
+    def _questions_by_id(self, request: Request, now: int) -> tuple[list[dict], bool]:
+        """Up to 100 ids; those not visible at the clock (or unknown) are simply absent."""
+        ids = _ids(request)
+        listing = parse_listing(request.query_params, QUESTION_SORTS)
+        positions, has_more = listing.select(self.index.questions_by_id(ids, listing.sort, now))
         return [self.index.question(position, now) for position in positions], has_more
 
     def _answers(self, request: Request, now: int) -> tuple[list[dict], bool]:

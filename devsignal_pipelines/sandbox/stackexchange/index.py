@@ -93,6 +93,9 @@ class StackOverflowIndex:
         self._answers = by_question
         self._questions = [self._question_timeline(q, edits) for q in questions]
         self._by_id = {t.item["question_id"]: t for t in self._questions}
+        self._positions_by_id = {
+            t.item["question_id"]: position for position, t in enumerate(self._questions)
+        }
         self._by_tag: dict[str, list[int]] = {}
         for position, timeline in enumerate(self._questions):
             for tag in timeline.item["tags"]:
@@ -150,6 +153,19 @@ class StackOverflowIndex:
         lists = sorted((self._by_tag.get(tag, []) for tag in tags), key=len)
         others = [set(positions) for positions in lists[1:]]
         return [p for p in lists[0] if all(p in other for other in others)]
+
+    def questions_by_id(self, question_ids: list[int], sort: str, now: int) -> list[tuple]:
+        """Visible questions among ``question_ids``, like ``question_listing``'s rows."""
+        sort_value = _QUESTION_SORTS[sort]
+        listing = []
+        for question_id in question_ids:
+            position = self._positions_by_id.get(question_id)
+            if position is not None and self._questions[position].created <= now:
+                timeline = self._questions[position]
+                value = sort_value(timeline, now)
+                listing.append((value, question_id, timeline.created, position))
+        listing.sort()
+        return listing
 
     def question(self, position: int, now: int) -> dict:
         return _question_as_of(self._questions[position], now)

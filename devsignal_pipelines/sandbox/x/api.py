@@ -1,9 +1,15 @@
-"""The X API v2 routes of the sandbox: ``GET /2/tweets/search/recent``.
+"""The X API v2 routes of the sandbox: ``GET /2/tweets/search/recent`` and ``GET /2/tweets``.
 
 Order of checks per request, as a client experiences it: bearer token (401), spent rate-limit
 window (429), fault decision (an early 429 does not use quota), quota is used, parameters
 (400), then the 5xx / slow / malformed / partial-error faults around the normal answer.
-Faults never change what a retry of the same request returns.
+Faults never change what a retry of the same request returns. As on X, each endpoint has its
+own rate-limit window per token.
+
+Lookup (``GET /2/tweets?ids=``, 1-100 comma-separated ids): the posts in the order asked, any
+age (not only the search's 7 days) but only those created by the server clock, with
+``includes.users`` for ``expansions=author_id`` and no ``meta``; an id not found is an item of
+``errors[]`` (``Not Found Error``, ``parameter: "ids"``), and ``data`` is absent when none is.
 
 Pagination: ``next_token`` encodes the query's checksum, the id of the oldest tweet returned
 so far and the ``since_id`` of the first request. The next page continues strictly below that
@@ -19,8 +25,10 @@ import binascii
 import math
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,6 +45,7 @@ from devsignal_pipelines.sandbox.x.responses import (
     invalid_request,
     json_response,
     malformed,
+    not_found,
     parameter_error,
     partial_errors,
     rate_limit_headers,
@@ -50,13 +59,24 @@ from devsignal_pipelines.sandbox.x.snowflake import (
 from devsignal_pipelines.sandbox.x.tweet_index import IdBounds, TweetIndex
 
 SEARCH_RECENT_PATH = "/2/tweets/search/recent"
+LOOKUP_PATH = "/2/tweets"
 MAX_QUERY_LENGTH = 512
+MAX_LOOKUP_IDS = 100
 _PARAMETERS = (
     "query",
     "since_id",
     "until_id",
     "max_results",
     "next_token",
+    "expansions",
+    "tweet.fields",
+    "user.fields",
+    "media.fields",
+    "place.fields",
+    "poll.fields",
+)
+_LOOKUP_PARAMETERS = (
+    "ids",
     "expansions",
     "tweet.fields",
     "user.fields",
@@ -86,7 +106,10 @@ _ID_PATTERN = "^[0-9]{1,19}$"
 
 def x_routes(state: SandboxState) -> list[BaseRoute]:
     api = XSearchApi(state)
-    return [Route(SEARCH_RECENT_PATH, api.search_recent, methods=["GET"])]
+    return [
+        Route(SEARCH_RECENT_PATH, api.search_recent, methods=["GET"]),
+        Route(LOOKUP_PATH, api.lookup, methods=["GET"]),
+    ]
 
 
 @dataclass(frozen=True)
@@ -101,35 +124,61 @@ class SearchRequest:
     user_fields: frozenset[str]
 
 
+@dataclass(frozen=True)
+class LookupRequest:
+    ids: list[str]
+    expand_authors: bool
+    tweet_fields: frozenset[str]
+    user_fields: frozenset[str]
+
+
 class XSearchApi:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.index = TweetIndex(state.world.tweets, state.world.twitter_users)
+        self.by_id = {tweet["id"]: tweet for tweet in state.world.tweets}
 
     async def search_recent(self, request: Request) -> Response:
+        return await self._serve(request, token_key="", parse=self._parse, answer=self._answer)
+
+    async def lookup(self, request: Request) -> Response:
+        return await self._serve(
+            request, token_key=LOOKUP_PATH, parse=self._parse_lookup, answer=self._lookup
+        )
+
+    async def _serve(
+        self,
+        request: Request,
+        token_key: str,
+        parse: Callable[[Request], Any],
+        answer: Callable[[Any], dict],
+    ) -> Response:
+        """One request through the checks and faults; ``token_key`` picks the endpoint's window."""
         state = self.state
         token = _bearer_token(request.headers.get("authorization", ""))
         if token is None or not state.accepts(token):
             return json_response(401, UNAUTHORIZED, rate_limit_headers(state.rate_limiter.peek("")))
-        quota = state.rate_limiter.peek(token)
+        window = f"{token} {token_key}" if token_key else token
+        quota = state.rate_limiter.peek(window)
         if quota.remaining == 0:
             return json_response(429, TOO_MANY_REQUESTS, rate_limit_headers(quota))
         fault = state.next_fault()
         if fault.kind is FaultKind.BURST_429:
             return self._burst_429(quota, fault)
-        headers = rate_limit_headers(state.rate_limiter.consume(token))
-        parsed = self._parse(request)
+        headers = rate_limit_headers(state.rate_limiter.consume(window))
+        parsed = parse(request)
         if isinstance(parsed, list):
             return json_response(400, invalid_request(parsed), headers)
         if fault.kind is FaultKind.ERROR_5XX:
             return json_response(*server_error(fault.rng), headers)
         if fault.kind is FaultKind.SLOW:
             await asyncio.sleep(state.faults.slow_s)
-        body = self._answer(parsed)
+        body = answer(parsed)
         if fault.kind is FaultKind.MALFORMED:
             return Response(malformed(body, fault.rng), 200, headers, media_type=JSON_TYPE)
         if fault.kind is FaultKind.PARTIAL_ERRORS and "data" in body:
-            body = {**body, "errors": partial_errors(body["data"], fault.rng)}
+            errors = [*body.get("errors", []), *partial_errors(body["data"], fault.rng)]
+            body = {**body, "errors": errors}
         return json_response(200, body, headers)
 
     def _burst_429(self, quota: Quota, fault: Fault) -> Response:
@@ -163,29 +212,65 @@ class XSearchApi:
         body["meta"] = meta
         return body
 
+    def _lookup(self, request: LookupRequest) -> dict:
+        now = int(self.state.now.timestamp())
+        found = []
+        body: dict = {}
+        errors = []
+        for tweet_id in request.ids:
+            tweet = self.by_id.get(tweet_id)
+            if tweet is not None and snowflake_second(int(tweet_id)) <= now:
+                found.append(tweet)
+            else:
+                errors.append(not_found("ids", tweet_id))
+        if found:
+            body["data"] = [_project(t, request.tweet_fields) for t in found]
+            if request.expand_authors:
+                users = self.state.world.twitter_users
+                authors = dict.fromkeys(t["author_id"] for t in found)
+                body["includes"] = {
+                    "users": [_project(users[a], request.user_fields) for a in authors]
+                }
+        if errors:
+            body["errors"] = errors
+        return body
+
+    def _parse_lookup(self, request: Request) -> LookupRequest | list[dict]:
+        errors: list[dict] = []
+        values = _single_values(request, _LOOKUP_PARAMETERS, errors)
+        raw_ids = values.get("ids", "")
+        ids = [part for part in raw_ids.split(",") if part] if raw_ids else []
+        if not ids:
+            errors.append(parameter_error("ids", [], "The `ids` query parameter can not be empty"))
+        elif len(ids) > MAX_LOOKUP_IDS:
+            errors.append(
+                parameter_error(
+                    "ids",
+                    [raw_ids],
+                    f"The number of values in the `ids` query parameter list [{len(ids)}] is "
+                    f"not between 1 and {MAX_LOOKUP_IDS}",
+                )
+            )
+        for tweet_id in ids:
+            _tweet_id("ids", tweet_id, errors)
+        expansions = _field_list("expansions", values.get("expansions"), _EXPANSIONS, errors)
+        tweet_fields = _field_list(
+            "tweet.fields", values.get("tweet.fields"), _TWEET_FIELDS, errors
+        )
+        user_fields = _field_list("user.fields", values.get("user.fields"), _USER_FIELDS, errors)
+        if errors:
+            return errors
+        return LookupRequest(
+            ids=list(dict.fromkeys(ids)),
+            expand_authors="author_id" in expansions,
+            tweet_fields=_DEFAULT_TWEET_FIELDS | tweet_fields,
+            user_fields=_DEFAULT_USER_FIELDS | user_fields,
+        )
+
     def _parse(self, request: Request) -> SearchRequest | list[dict]:
         """The validated request, or the 400's ``errors[]`` (all problems at once, as X does)."""
         errors: list[dict] = []
-        values: dict[str, str] = {}
-        for name, value in request.query_params.multi_items():
-            if name not in _PARAMETERS:
-                errors.append(
-                    parameter_error(
-                        name,
-                        [value],
-                        f"The query parameter [{name}] is not one of [{','.join(_PARAMETERS)}]",
-                    )
-                )
-            elif name in values:
-                errors.append(
-                    parameter_error(
-                        name,
-                        [values[name], value],
-                        f"Duplicate parameters are not allowed: the `{name}` query parameter",
-                    )
-                )
-            else:
-                values[name] = value
+        values = _single_values(request, _PARAMETERS, errors)
         query = values.get("query", "")
         self._check_query(query, errors)
         since_id = self._since_id(values.get("since_id"), errors)
@@ -252,6 +337,33 @@ class XSearchApi:
             )
             return None
         return since_id
+
+
+def _single_values(
+    request: Request, allowed: tuple[str, ...], errors: list[dict]
+) -> dict[str, str]:
+    """Each known parameter's value; unknown and repeated parameters are errors, as on X."""
+    values: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed:
+            errors.append(
+                parameter_error(
+                    name,
+                    [value],
+                    f"The query parameter [{name}] is not one of [{','.join(allowed)}]",
+                )
+            )
+        elif name in values:
+            errors.append(
+                parameter_error(
+                    name,
+                    [values[name], value],
+                    f"Duplicate parameters are not allowed: the `{name}` query parameter",
+                )
+            )
+        else:
+            values[name] = value
+    return values
 
 
 def _bearer_token(authorization: str) -> str | None:

@@ -68,6 +68,19 @@ def server_error(rng: random.Random) -> tuple[int, dict]:
     return status, {"title": phrase, "detail": phrase, "type": "about:blank", "status": status}
 
 
+def not_found(parameter: str, tweet_id: str) -> dict:
+    """The ``errors[]`` item X gives for a post id that does not exist (or was deleted)."""
+    return {
+        "value": tweet_id,
+        "detail": f"Could not find tweet with {parameter}: [{tweet_id}].",
+        "title": "Not Found Error",
+        "resource_type": "tweet",
+        "parameter": parameter,
+        "resource_id": tweet_id,
+        "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+
+
 def partial_errors(data: list[dict], rng: random.Random) -> list[dict]:
     """1-3 errors about referenced tweets of ``data``, as X reports deleted or protected ones."""
     errors = []
@@ -77,17 +90,7 @@ def partial_errors(data: list[dict], rng: random.Random) -> list[dict]:
         ]
         missing = references[0]["id"]
         if rng.random() < 0.5:
-            errors.append(
-                {
-                    "value": missing,
-                    "detail": f"Could not find tweet with referenced_tweets.id: [{missing}].",
-                    "title": "Not Found Error",
-                    "resource_type": "tweet",
-                    "parameter": "referenced_tweets.id",
-                    "resource_id": missing,
-                    "type": "https://api.twitter.com/2/problems/resource-not-found",
-                }
-            )
+            errors.append(not_found("referenced_tweets.id", missing))
         else:
             errors.append(
                 {

@@ -22,6 +22,7 @@ import httpx
 from devsignal_pipelines.lib.sources.http import (
     CallStats,
     RetryPolicy,
+    WaitBudget,
     retry_after_seconds,
     send_with_retries,
 )
@@ -73,6 +74,7 @@ class EnrichmentClient:
         policy: RetryPolicy | None = None,
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[str], None] | None = None,
     ):
         self.organization_id = organization_id
         self.key_env = key_env
@@ -81,6 +83,9 @@ class EnrichmentClient:
         self.batch_pause_s = batch_pause_s
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
+        # Shared by the lookup threads. Spent: WaitBudgetSpent, a RateLimitExhaustedError (the
+        # run fails; answers already written stay cached and the next run asks for the rest).
+        self.waits = WaitBudget(self.policy.rate_limit_wait_budget_s, log=on_wait)
         self._sleep = sleep
         self._stats_lock = threading.Lock()
         self._hosts = {kind: (base_url or host).rstrip("/") for kind, host in VENDOR_HOSTS.items()}
@@ -134,6 +139,7 @@ class EnrichmentClient:
             stats=stats,
             rate_limit_wait=self._rate_limit_wait,
             sleep=self._sleep,
+            budget=self.waits,
         )
         self._add_stats(stats)
         status = STATUS_BY_HTTP.get(response.status_code)

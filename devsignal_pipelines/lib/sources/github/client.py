@@ -31,6 +31,7 @@ from devsignal_pipelines.lib.sources.http import (
     CallStats,
     MalformedBodyError,
     RetryPolicy,
+    WaitBudget,
     retry_after_seconds,
     send_with_retries,
 )
@@ -153,6 +154,7 @@ class GitHubClient:
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        on_wait: Callable[[str], None] | None = None,
     ):
         self.organization_id = organization_id
         self.token_env = token_env
@@ -161,6 +163,10 @@ class GitHubClient:
         self.max_rate_limit_wait_s = max_rate_limit_wait_s
         self.policy = policy or RetryPolicy(max_rate_limit_wait_s=max_rate_limit_wait_s)
         self.stats = GitHubStats()
+        # Spent: the same clean stop as a reset too far away (complete reads kept, cursors saved).
+        self.waits = WaitBudget(
+            self.policy.rate_limit_wait_budget_s, log=on_wait, stop=RateLimitStop
+        )
         self._sleep = sleep
         self._clock = clock
         headers = {
@@ -299,6 +305,7 @@ class GitHubClient:
             rate_limit_wait=self._rate_limit_wait,
             check_body=_check_body,
             sleep=self._sleep,
+            budget=self.waits,
         )
         self.stats.calls_by_resource[resource] = self.stats.calls_by_resource.get(resource, 0) + 1
         self.stats.rate.update(response.headers)
@@ -315,6 +322,9 @@ class GitHubClient:
                 f"reserve of {self.reserve} kept for other syncs of the token; resets in {wait:.0f}s"
             )
         if wait > 0:
+            self.waits.spend(
+                wait, f"GitHub requests at the reserve of {self.reserve} until the hourly reset"
+            )
             self.stats.rate_limit_waits += 1
             self.stats.rate_limit_wait_s += wait
             self._sleep(wait)

@@ -24,6 +24,7 @@ from devsignal_pipelines.lib.sources.http import (
     CallStats,
     MalformedBodyError,
     RetryPolicy,
+    WaitBudget,
     send_with_retries,
 )
 
@@ -99,6 +100,7 @@ class StackExchangeClient:
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_wait: Callable[[str], None] | None = None,
     ):
         self.organization_id = organization_id
         self.key_env = key_env
@@ -108,6 +110,11 @@ class StackExchangeClient:
         self.max_throttle_wait_s = max_throttle_wait_s
         self.policy = policy or RetryPolicy()
         self.stats = StackExchangeStats()
+        # Backoffs and throttles count, pacing does not. Spent: the same clean stop as a long
+        # throttle (complete questions kept, each tag's cursor moved only past what was stored).
+        self.waits = WaitBudget(
+            self.policy.rate_limit_wait_budget_s, log=on_wait, stop=ThrottledError
+        )
         self._key = key
         self._sleep = sleep
         self._clock = clock
@@ -156,6 +163,13 @@ class StackExchangeClient:
             else:  # a full page of one timestamp: step through it by page number
                 page_number += 1
 
+    def questions(self, question_ids: Sequence[int]) -> Iterator[dict[str, Any]]:
+        """The questions with these ids (`/questions/{ids}`), 100 ids at a time."""
+        for batch in _batches(question_ids):
+            yield from self._all_pages(
+                "questions_by_id", f"/2.3/questions/{';'.join(map(str, batch))}"
+            )
+
     def answers(self, question_ids: Sequence[int]) -> Iterator[dict[str, Any]]:
         """All answers of the given questions, asked for 100 question ids at a time."""
         for batch in _batches(question_ids):
@@ -203,6 +217,7 @@ class StackExchangeClient:
             rate_limit_wait=self._throttle_wait,
             check_body=check_wrapper,
             sleep=self._sleep,
+            budget=self.waits,
         )
         self._last_call_at = self._clock()
         self.stats.calls_by_method[method] = self.stats.calls_by_method.get(method, 0) + 1
@@ -219,6 +234,7 @@ class StackExchangeClient:
         backoff_wait = max(self._backoff_until.get(method, 0.0) - now, 0.0)
         pace_wait = max((self._last_call_at or -1e18) + self.pace_s - now, 0.0)
         if backoff_wait > 0:
+            self.waits.spend(backoff_wait, f"Stack Exchange asked for a backoff on {method}")
             self.stats.backoff_waits += 1
             self.stats.backoff_wait_s += backoff_wait
         elif pace_wait > 0:

@@ -7,26 +7,38 @@ fetched for those questions 100 ids at a time, then the full profiles of owners 
 If the quota reserve is reached (or the API throttles us) part-way, what is complete is kept:
 questions whose answers were fetched, with those answers, and each tag's cursor moves only up to
 the last complete question. Everything, cursors included, is written in ONE transaction.
+
+Records quarantined as malformed by earlier runs are fetched again by id after the tag listings,
+until they parse or MAX_MALFORMED_RETRIES reads failed (lib/quarantine.py): questions with
+`/questions/{ids}`; an answer (whose own id is what the API's malformed answers lose) by reading
+its question again, which brings all of that question's answers; users with `/users/{ids}`.
+They join the run's questions and users, so they go through the same answers, profiles and frames
+as listed ones, but move no tag cursor.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from devsignal_pipelines.lib.json_frames import dumps_column
-from devsignal_pipelines.lib.quarantine import quarantine_frame
+from devsignal_pipelines.lib.quarantine import (
+    QuarantinedRecord,
+    RefetchCounts,
+    pending_refetch,
+    settle_quarantine,
+)
 from devsignal_pipelines.lib.sources.stackoverflow.client import (
     QuotaReserveReached,
     StackExchangeClient,
     ThrottledError,
 )
 from devsignal_pipelines.lib.stores.tables import (
-    RAW_QUARANTINE,
     RAW_SO_ANSWERS,
     RAW_SO_QUESTIONS,
     RAW_SO_USERS,
@@ -55,6 +67,7 @@ class StackOverflowSyncReport:
     stopped_early: str | None
     cursors: dict[str, int | None]
     seconds: float
+    refetch: RefetchCounts = field(default_factory=RefetchCounts)
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -68,6 +81,7 @@ class StackOverflowSyncReport:
             "users_updated": self.users_updated,
             "quarantined_records": self.quarantined,
             "stopped_early": self.stopped_early or "",
+            **self.refetch.as_metadata(),
             "seconds": round(self.seconds, 3),
         }
 
@@ -118,14 +132,44 @@ def user_problem(item: Any) -> str | None:
     return None
 
 
+_LINK_ID = re.compile(r"/(?:questions|users)/(\d+)(?:[/?#]|$)")
+
+
+def _id_of(item: Any, key: str) -> str | None:
+    """The record's id, else the one in its `link` (the API's malformed items lose the id)."""
+    if not isinstance(item, dict):
+        return None
+    if _int(item.get(key)):
+        return str(item[key])
+    found = _LINK_ID.search(item["link"]) if isinstance(item.get("link"), str) else None
+    return found.group(1) if found else None
+
+
+def question_record(item: Any) -> tuple[str, str | None]:
+    return "question", _id_of(item, "question_id")
+
+
+def answer_record(item: Any) -> tuple[str, str | None]:
+    """An answer is fetched again with its question (whose id its answer_id-less form keeps)."""
+    return "question_answers", _id_of(item, "question_id")
+
+
+def user_record(item: Any) -> tuple[str, str | None]:
+    return "user", _id_of(item, "user_id")
+
+
 def _split(
-    items: list[Any], problem: Any, quarantined: list[tuple[str, str]]
+    items: list[Any],
+    problem: Callable[[Any], str | None],
+    record: Callable[[Any], tuple[str, str | None]],
+    quarantined: list[QuarantinedRecord],
 ) -> list[dict[str, Any]]:
     good = []
     for item in items:
         reason = problem(item)
         if reason:
-            quarantined.append((reason, dumps_column([item])[0] or "null"))
+            raw = dumps_column([item])[0] or "null"
+            quarantined.append(QuarantinedRecord(reason, raw, *record(item)))
         else:
             good.append(item)
     return good
@@ -141,8 +185,9 @@ class _Fetched:
     answers: list[dict[str, Any]]
     users: list[dict[str, Any]]
     cursors: dict[str, int | None]
-    quarantined: list[tuple[str, str]]
+    quarantined: list[QuarantinedRecord]
     stopped_early: str | None
+    asked: list[tuple[str, str]]  # quarantined records fetched again, as (record_type, record_id)
 
 
 def _fetch(
@@ -150,20 +195,38 @@ def _fetch(
     tags: Sequence[str],
     cursors: dict[str, int | None],
     known_user_ids: set[int],
+    refetch: dict[str, list[str]],
 ) -> _Fetched:
     questions: dict[int, dict[str, Any]] = {}
     # The tracked tags a question carries (not "the queries that returned it": a re-read through one
     # tag's cursor must not look like a change).
     matched: dict[int, list[str]] = {}
     tracked = set(tags)
-    quarantined: list[tuple[str, str]] = []
+    quarantined: list[QuarantinedRecord] = []
     stopped: str | None = None
+    listed: set[int] = set()  # read through a tag listing: these move the tag cursors
+    # Quarantined questions, and questions whose answers were quarantined, are read again by id.
+    by_id = {
+        kind: [int(i) for i in refetch.get(kind, []) if i.isdigit()]
+        for kind in ("question", "question_answers", "user")
+    }
+    questions_asked = False
     try:
         for tag in tags:
             raw = list(client.questions_by_activity(tag, cursors.get(tag)))
-            for question in _split(raw, question_problem, quarantined):
+            for question in _split(raw, question_problem, question_record, quarantined):
                 questions.setdefault(question["question_id"], question)
                 matched[question["question_id"]] = sorted(tracked & set(question["tags"]) | {tag})
+        listed = set(questions)
+        again = sorted(set(by_id["question"]) | set(by_id["question_answers"]))
+        if again:
+            raw = list(client.questions(again))
+            questions_asked = True
+            for question in _split(raw, question_problem, question_record, quarantined):
+                carried = sorted(tracked & set(question["tags"]))
+                if carried and question["question_id"] not in questions:
+                    questions[question["question_id"]] = question
+                    matched[question["question_id"]] = carried
     except (QuotaReserveReached, ThrottledError) as stop:
         stopped = f"while reading questions: {stop}"
 
@@ -181,12 +244,16 @@ def _fetch(
             stopped = f"while reading answers: {stop}"
     complete_set = set(complete)
     answers = [
-        a for a in _split(answers, answer_problem, quarantined) if a["question_id"] in complete_set
+        a
+        for a in _split(answers, answer_problem, answer_record, quarantined)
+        if a["question_id"] in complete_set
     ]
     kept = {qid: questions[qid] for qid in complete}
 
     new_cursors = dict(cursors)
     for qid, question in kept.items():
+        if qid not in listed:
+            continue  # read again by id: the listing's cursor says nothing about it
         for tag in matched[qid]:
             new_cursors[tag] = max(new_cursors.get(tag) or 0, question["last_activity_date"])
 
@@ -196,14 +263,33 @@ def _fetch(
         if isinstance(item.get("owner"), dict) and _int(item["owner"].get("user_id"))
     }
     users: list[dict[str, Any]] = []
+    users_asked = False
     if not stopped:
         try:
-            users = list(client.users(sorted(owners - known_user_ids)))
+            users = list(client.users(sorted(owners - known_user_ids | set(by_id["user"]))))
+            users_asked = True
         except (QuotaReserveReached, ThrottledError) as stop:
             stopped = f"while reading users: {stop}"
-    users = _split(users, user_problem, quarantined)
+    users = _split(users, user_problem, user_record, quarantined)
+
+    # Asked means answered: a question that came back but whose answers were not read (the run
+    # stopped) was not asked yet, and costs it no attempt.
+    asked = [
+        (kind, str(qid))
+        for kind in ("question", "question_answers")
+        for qid in by_id[kind]
+        if questions_asked and (qid not in questions or qid in complete_set)
+    ]
+    asked += [("user", str(uid)) for uid in by_id["user"] if users_asked]
     return _Fetched(
-        kept, {q: matched[q] for q in kept}, answers, users, new_cursors, quarantined, stopped
+        kept,
+        {q: matched[q] for q in kept},
+        answers,
+        users,
+        new_cursors,
+        quarantined,
+        stopped,
+        asked,
     )
 
 
@@ -333,15 +419,23 @@ def sync_stackoverflow(
             "SELECT user_id FROM raw.so_users WHERE organization_id = :o", {"o": organization_id}
         )["user_id"].astype("int64")
     )
-    fetched = _fetch(client, tags, cursors, known_users)
+    refetch_ids = pending_refetch(warehouse, organization_id, SOURCE)
+    fetched = _fetch(client, tags, cursors, known_users, refetch_ids)
 
     now = pd.Timestamp.now(tz="UTC")
     with warehouse.transaction() as tx:
         q = tx.merge(RAW_SO_QUESTIONS, questions_frame(organization_id, fetched, now))
         a = tx.merge(RAW_SO_ANSWERS, answers_frame(organization_id, fetched.answers, now))
         u = tx.merge(RAW_SO_USERS, users_frame(organization_id, fetched.users, now))
-        tx.merge(
-            RAW_QUARANTINE, quarantine_frame(organization_id, SOURCE, fetched.quarantined, now)
+        refetch = settle_quarantine(
+            tx,
+            organization_id,
+            SOURCE,
+            fetched.quarantined,
+            asked=fetched.asked,
+            loaded=_loaded_records(fetched),
+            refetchable={"question", "question_answers", "user"},
+            now=now,
         )
         for tag, value in fetched.cursors.items():
             current = tx.get_cursor(organization_id, SOURCE, cursor_name(tag))
@@ -362,4 +456,18 @@ def sync_stackoverflow(
         stopped_early=fetched.stopped_early,
         cursors=fetched.cursors,
         seconds=time.perf_counter() - started,
+        refetch=refetch,
     )
+
+
+def _loaded_records(fetched: _Fetched) -> pd.DataFrame:
+    """(record_type, record_id) of what this run loads; a question's answers count as loaded
+    when all of them were read and none was quarantined."""
+    broken = {r.record_id for r in fetched.quarantined if r.record_type == "question_answers"}
+    questions = [str(qid) for qid in fetched.questions]
+    keys = (
+        [("question", qid) for qid in questions]
+        + [("question_answers", qid) for qid in questions if qid not in broken]
+        + [("user", str(u["user_id"])) for u in fetched.users]
+    )
+    return pd.DataFrame(keys, columns=["record_type", "record_id"])

@@ -1,8 +1,10 @@
-"""X API v2 recent-search client (the subset DevSignal uses).
+"""X API v2 client (the subset DevSignal uses): recent search, and posts looked up by id.
 
 Shapes follow the real API: `data[]` posts, `includes.users[]` authors (with
 `expansions=author_id`), `meta.{newest_id, oldest_id, result_count, next_token}` and, on a 200,
-an optional top-level `errors[]` of partial errors. Rate limits follow the
+an optional top-level `errors[]` of partial errors. A lookup (`GET /2/tweets?ids=`, up to 100
+ids) has no `meta`; an id that is not found (deleted, or never existed) is an item of `errors[]`
+with `parameter: "ids"` and `resource_id`. Rate limits follow the
 `x-rate-limit-limit/-remaining/-reset` headers (reset in epoch seconds) or `Retry-After`.
 """
 
@@ -17,15 +19,20 @@ from typing import Any
 
 import httpx
 
+from devsignal_pipelines.lib.quarantine import QuarantinedRecord
 from devsignal_pipelines.lib.sources.http import (
+    BodyCheck,
     CallStats,
     MalformedBodyError,
     RetryPolicy,
+    WaitBudget,
     retry_after_seconds,
     send_with_retries,
 )
 
 SEARCH_PATH = "/2/tweets/search/recent"
+LOOKUP_PATH = "/2/tweets"
+MAX_IDS_PER_LOOKUP = 100
 TWEET_FIELDS = "author_id,created_at,lang,conversation_id,in_reply_to_user_id,public_metrics,entities,referenced_tweets"
 USER_FIELDS = "created_at,description,entities,location,name,profile_image_url,protected,public_metrics,url,username,verified"
 MAX_QUERY_LENGTH = 512
@@ -63,7 +70,7 @@ class RateLimitStatus:
 
 @dataclass
 class SearchPage:
-    """One page of search results, split into usable records and quarantined ones."""
+    """One page of search or lookup results, split into usable records and quarantined ones."""
 
     tweets: list[dict[str, Any]]
     users: list[dict[str, Any]]
@@ -71,7 +78,8 @@ class SearchPage:
     next_token: str | None
     result_count: int
     partial_errors: list[dict[str, Any]] = field(default_factory=list)
-    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw JSON)
+    quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)  # lookups: ids X says do not exist
 
 
 # A single word X would read as query syntax: a negation, an operator (lang:en, is:reply,
@@ -127,6 +135,17 @@ def check_search_body(body: Any) -> None:
         raise MalformedBodyError("search response 'includes' is not an object")
 
 
+def check_lookup_body(body: Any) -> None:
+    """A lookup answer has no `meta`; `data` is absent when none of the ids was found."""
+    if not isinstance(body, dict):
+        raise MalformedBodyError("lookup response is not an object")
+    for key in ("data", "errors"):
+        if key in body and not isinstance(body[key], list):
+            raise MalformedBodyError(f"lookup response '{key}' is not a list")
+    if "includes" in body and not isinstance(body["includes"], dict):
+        raise MalformedBodyError("lookup response 'includes' is not an object")
+
+
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$")
 
 
@@ -170,6 +189,40 @@ def _user_problem(item: Any) -> str | None:
     return _metrics_problem(item, "user")
 
 
+def _numeric(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def post_record_id(item: Any) -> str | None:
+    """The id a broken post can be looked up by: its `id`, else the last of its
+    `edit_history_tweet_ids` (a default field, oldest version first: the last is the version
+    returned). None when neither is readable."""
+    if not isinstance(item, dict):
+        return None
+    history = item.get("edit_history_tweet_ids")
+    latest = history[-1] if isinstance(history, list) and history else None
+    return _numeric(item.get("id")) or _numeric(latest)
+
+
+def _split_records(body: dict[str, Any], page: SearchPage) -> SearchPage:
+    for item in body.get("data", []):
+        problem = _tweet_problem(item)
+        if problem:
+            raw = json.dumps(item, sort_keys=True)
+            page.quarantined.append(QuarantinedRecord(problem, raw, "post", post_record_id(item)))
+        else:
+            page.tweets.append(item)
+    for item in body.get("includes", {}).get("users", []) or []:
+        problem = _user_problem(item)
+        if problem:
+            user_id = _numeric(item.get("id")) if isinstance(item, dict) else None
+            raw = json.dumps(item, sort_keys=True)
+            page.quarantined.append(QuarantinedRecord(problem, raw, "user", user_id))
+        else:
+            page.users.append(item)
+    return page
+
+
 def parse_search_page(body: dict[str, Any]) -> SearchPage:
     """Split a search response into valid posts/users and quarantined records."""
     check_search_body(body)
@@ -181,19 +234,24 @@ def parse_search_page(body: dict[str, Any]) -> SearchPage:
         result_count=body["meta"]["result_count"],
         partial_errors=[e for e in body.get("errors", []) if isinstance(e, dict)],
     )
-    for item in body.get("data", []):
-        problem = _tweet_problem(item)
-        if problem:
-            page.quarantined.append((problem, json.dumps(item, sort_keys=True)))
-        else:
-            page.tweets.append(item)
-    for item in body.get("includes", {}).get("users", []) or []:
-        problem = _user_problem(item)
-        if problem:
-            page.quarantined.append((problem, json.dumps(item, sort_keys=True)))
-        else:
-            page.users.append(item)
-    return page
+    return _split_records(body, page)
+
+
+def parse_lookup_page(body: dict[str, Any]) -> SearchPage:
+    """Split a `GET /2/tweets?ids=` response like a search page; not-found ids apart."""
+    check_lookup_body(body)
+    errors = [e for e in body.get("errors", []) if isinstance(e, dict)]
+    missing = [e for e in errors if e.get("parameter") == "ids" and _numeric(e.get("resource_id"))]
+    page = SearchPage(
+        tweets=[],
+        users=[],
+        newest_id=None,
+        next_token=None,
+        result_count=len(body.get("data", [])),
+        partial_errors=[e for e in errors if e not in missing],
+        not_found=[e["resource_id"] for e in missing],
+    )
+    return _split_records(body, page)
 
 
 class XApiClient:
@@ -210,11 +268,14 @@ class XApiClient:
         timeout_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        on_wait: Callable[[str], None] | None = None,
     ):
         self.organization_id = organization_id
         self.token_env = token_env
         self.policy = policy or RetryPolicy()
         self.stats = CallStats()
+        # Spent: WaitBudgetSpent, a RateLimitExhaustedError (the run fails, since_id kept).
+        self.waits = WaitBudget(self.policy.rate_limit_wait_budget_s, log=on_wait)
         self.rate_limit = RateLimitStatus()
         self._sleep = sleep
         self._clock = clock
@@ -254,13 +315,25 @@ class XApiClient:
                 params["since_id"] = since_id
             if next_token:
                 params["next_token"] = next_token
-            page = parse_search_page(self._get(SEARCH_PATH, params))
+            page = parse_search_page(self._get(SEARCH_PATH, params, check_search_body))
             yield page
             if not page.next_token:
                 return
             next_token = page.next_token
 
-    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def lookup_tweets(self, ids: Sequence[str]) -> Iterator[SearchPage]:
+        """The posts with these ids (and their authors), 100 ids a request."""
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), MAX_IDS_PER_LOOKUP):
+            params = {
+                "ids": ",".join(unique[start : start + MAX_IDS_PER_LOOKUP]),
+                "expansions": "author_id",
+                "tweet.fields": TWEET_FIELDS,
+                "user.fields": USER_FIELDS,
+            }
+            yield parse_lookup_page(self._get(LOOKUP_PATH, params, check_lookup_body))
+
+    def _get(self, path: str, params: dict[str, Any], check_body: BodyCheck) -> dict[str, Any]:
         request = self._http.build_request("GET", path, params=params)
         response, body = send_with_retries(
             self._http,
@@ -268,8 +341,9 @@ class XApiClient:
             policy=self.policy,
             stats=self.stats,
             rate_limit_wait=self._rate_limit_wait,
-            check_body=check_search_body,
+            check_body=check_body,
             sleep=self._sleep,
+            budget=self.waits,
         )
         if response.status_code in (401, 403):
             raise XApiAuthError(
@@ -282,10 +356,11 @@ class XApiClient:
                 f"X API refused since_id {params.get('since_id')}: {_detail(body)}"
             )
         if not response.is_success:
+            what = "the search" if path == SEARCH_PATH else f"GET {path}"
             raise XApiError(
-                f"X API refused the search for organization '{self.organization_id}' with HTTP "
+                f"X API refused {what} for organization '{self.organization_id}' with HTTP "
                 f"{response.status_code}: {_detail(body)}. Query parameters: "
-                f"{ {k: v for k, v in params.items() if k in ('query', 'since_id', 'max_results')} }"
+                f"{ {k: v for k, v in params.items() if k in ('query', 'since_id', 'max_results', 'ids')} }"
             )
         return body
 

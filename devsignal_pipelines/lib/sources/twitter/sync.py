@@ -5,6 +5,11 @@ talking HTTP or waiting out a rate limit), classify, then write posts, authors, 
 records and the new cursor in ONE warehouse transaction. A crash anywhere before the commit
 leaves the previous tables and cursor untouched; the next run fetches the same window again and
 the primary-key merge makes that harmless.
+
+Posts quarantined as malformed by earlier runs (the cursor has moved past them) are looked up
+again by id (`GET /2/tweets?ids=`, 100 a request) after the search, until they parse or
+MAX_MALFORMED_RETRIES reads failed (lib/quarantine.py); what comes back goes through the same
+frames as search results, and the quarantine's state is written in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,14 +25,19 @@ import pandas as pd
 
 from devsignal_pipelines.lib.classify.texts import classify_texts
 from devsignal_pipelines.lib.json_frames import dumps_column
-from devsignal_pipelines.lib.quarantine import quarantine_frame
+from devsignal_pipelines.lib.quarantine import (
+    QuarantinedRecord,
+    RefetchCounts,
+    pending_refetch,
+    settle_quarantine,
+)
 from devsignal_pipelines.lib.sources.twitter.client import (
     SearchPage,
     SinceIdRejectedError,
     XApiClient,
     build_query,
 )
-from devsignal_pipelines.lib.stores.tables import RAW_QUARANTINE, RAW_TWEETS, RAW_TWITTER_USERS
+from devsignal_pipelines.lib.stores.tables import RAW_TWEETS, RAW_TWITTER_USERS
 from devsignal_pipelines.lib.stores.warehouse import Warehouse
 
 SOURCE = "twitter"
@@ -73,12 +83,17 @@ class FetchedMentions:
     newest_id: str | None = None
     pages: int = 0
     partial_errors: int = 0
-    quarantined: list[tuple[str, str]] = field(default_factory=list)
+    quarantined: list[QuarantinedRecord] = field(default_factory=list)
 
     def add(self, page: SearchPage) -> None:
+        """A search page: it also moves the cursor."""
         if self.pages == 0:
             self.newest_id = page.newest_id
         self.pages += 1
+        self.add_records(page)
+
+    def add_records(self, page: SearchPage) -> None:
+        """Posts and authors of a search or lookup page."""
         self.tweets.extend(page.tweets)
         for user in page.users:
             self.users.setdefault(user["id"], user)
@@ -102,6 +117,7 @@ class TwitterSyncReport:
     partial_errors: int
     since_id_expired: bool
     seconds: dict[str, float]
+    refetch: RefetchCounts = field(default_factory=RefetchCounts)
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -117,6 +133,7 @@ class TwitterSyncReport:
             "since_id_before": self.since_id_before or "",
             "since_id_after": self.since_id_after or "",
             "since_id_expired": self.since_id_expired,
+            **self.refetch.as_metadata(),
             **{f"{phase}_seconds": round(s, 3) for phase, s in self.seconds.items()},
         }
 
@@ -140,6 +157,7 @@ def sync_twitter_mentions(
     started = time.perf_counter()
     query = build_query(keywords)
     since_id = warehouse.get_cursor(organization_id, SOURCE, CURSOR)
+    refetch_ids = pending_refetch(warehouse, organization_id, SOURCE).get("post", [])
     since_id_expired = False
     try:
         fetched = fetch_mentions(client, query, since_id, max_results)
@@ -148,18 +166,35 @@ def sync_twitter_mentions(
         # merge makes the overlap harmless) and say that older posts may have been missed.
         since_id_expired = True
         fetched = fetch_mentions(client, query, None, max_results)
+    for page in client.lookup_tweets(refetch_ids):
+        fetched.add_records(page)
     fetched_at = time.perf_counter()
 
     now = pd.Timestamp.now(tz="UTC")
     tweets = tweets_frame(organization_id, fetched.tweets, fetched.users, keywords, now)
     users = users_frame(organization_id, list(fetched.users.values()), now)
-    quarantine = quarantine_frame(organization_id, SOURCE, fetched.quarantined, now)
+    loaded = pd.concat(
+        [
+            pd.DataFrame({"record_type": "post", "record_id": tweets["tweet_id"]}),
+            pd.DataFrame({"record_type": "user", "record_id": users["user_id"]}),
+        ],
+        ignore_index=True,
+    )
     classified_at = time.perf_counter()
 
     with warehouse.transaction() as tx:
         tweet_counts = tx.merge(RAW_TWEETS, tweets)
         user_counts = tx.merge(RAW_TWITTER_USERS, users)
-        tx.merge(RAW_QUARANTINE, quarantine)
+        refetch = settle_quarantine(
+            tx,
+            organization_id,
+            SOURCE,
+            fetched.quarantined,
+            asked=[("post", tweet_id) for tweet_id in refetch_ids],
+            loaded=loaded,
+            refetchable={"post"},
+            now=now,
+        )
         # Read again inside the transaction: an overlapping run may have moved it meanwhile, and
         # the cursor only ever moves forward.
         current = tx.get_cursor(organization_id, SOURCE, CURSOR)
@@ -182,6 +217,7 @@ def sync_twitter_mentions(
         quarantined=len(fetched.quarantined),
         partial_errors=fetched.partial_errors,
         since_id_expired=since_id_expired,
+        refetch=refetch,
         seconds={
             "http": client.stats.http_s,
             "fetch": fetched_at - started,
