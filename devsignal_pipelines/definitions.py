@@ -72,6 +72,11 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
         **resource_overrides,
     }
     return dg.Definitions(
+        # Every step of a run in the run's own process, one after another: a scheduled run costs
+        # what `devsignal sync` costs. The multiprocess default started a process per step, each
+        # importing the code location for seconds, and the steps queued for the warehouse pool
+        # anyway (limit 1 on DuckDB). Issue 15 brings a distributed executor for other machines.
+        executor=dg.in_process_executor,
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
         jobs=[

@@ -21,6 +21,16 @@ def test_definitions_load() -> None:
     dg.Definitions.validate_loadable(defs)
 
 
+def test_every_job_runs_its_steps_in_the_runs_own_process() -> None:
+    # A scheduled run started a process per step (seconds of imports each) and was 30x slower
+    # than the same work through `devsignal sync`; benchmarks/bench_scheduled_run.py measures it.
+    jobs = list(defs.resolve_all_job_defs())
+    assert len(jobs) > 5
+    assert {job.name: job.executor_def.name for job in jobs} == {
+        job.name: "in_process" for job in jobs
+    }
+
+
 def test_every_asset_is_described_grouped_owned_and_typed() -> None:
     specs = list(defs.resolve_all_asset_specs())
     assert {s.key.to_user_string() for s in specs} >= {
