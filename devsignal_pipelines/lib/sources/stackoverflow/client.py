@@ -152,8 +152,11 @@ class StackExchangeClient:
                 params["min"] = floor
             page = self._page("questions", "/2.3/questions", params)
             for item in page.items:
-                if item.get("question_id") not in seen:
-                    seen.add(item.get("question_id"))
+                question_id = item.get("question_id") if isinstance(item, dict) else None
+                if question_id is None:
+                    yield item  # broken: quarantined by the caller, never taken for a duplicate
+                elif question_id not in seen:
+                    seen.add(question_id)
                     yield item
             if not page.has_more or not page.items:
                 return
