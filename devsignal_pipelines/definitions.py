@@ -34,6 +34,7 @@ from devsignal_pipelines.defs.resources import (
     WarehouseResource,
     XApiResource,
 )
+from devsignal_pipelines.defs.runs import free_stale_slots_sensor
 from devsignal_pipelines.defs.schedules import (
     enrichment_companies_daily,
     github_every_hour,
@@ -98,7 +99,12 @@ def build_definitions(**resource_overrides: object) -> dg.Definitions:
             model_assets.sql_models_every_6_hours,
             *webhooks.schedules,
         ],
-        sensors=[organizations_sensor, first_party_sensor, *webhooks.sensors],
+        sensors=[
+            organizations_sensor,
+            first_party_sensor,
+            free_stale_slots_sensor,
+            *webhooks.sensors,
+        ],
         resources=resources,
     )
 

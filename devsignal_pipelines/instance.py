@@ -144,8 +144,11 @@ def stale_reason(instance: dg.DagsterInstance, record: dg.RunRecord) -> str | No
     """Why the run of `record` can no longer release its concurrency slots, or None if it may.
 
     A run that ended more than `free_slots_after_run_end_seconds` ago (run monitoring's rule), or a
-    devsignal CLI run of this host whose process is gone. A run whose process runs, on another
-    host or not started by the CLI, is never judged.
+    run of this host whose process is gone. The process is the one its tags name: `devsignal`
+    tags its CLI runs, and WarehouseResource tags every run that uses the warehouse (scheduled
+    runs included) with the process that holds its slots. A run whose process runs, a run on
+    another host and an untagged run are never judged. (Dagster's own run monitoring cannot tell:
+    the default run launcher has no run-worker health check.)
     """
     run = record.dagster_run
     if run.is_finished:

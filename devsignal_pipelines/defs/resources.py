@@ -13,6 +13,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from devsignal_pipelines.instance import process_tags
 from devsignal_pipelines.lib.sources.credentials import (
     read_credential,
     redact_credentials_in_http_logs,
@@ -35,6 +36,16 @@ class WarehouseResource(dg.ConfigurableResource):
     """The analytical warehouse (DuckDB file by default, PostgreSQL via DEVSIGNAL_WAREHOUSE_URL)."""
 
     url: str | None = None
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Name the process that will hold the run's `warehouse` pool slots (pid, host, start
+        # time), whoever launched it: the run itself for a scheduled run, a terminal for
+        # `devsignal sync`. If the process dies, free_stale_slots_sensor and the CLI see it.
+        run = context.dagster_run
+        if context.instance is not None and run is not None:
+            tags = process_tags()
+            if any(run.tags.get(key) != value for key, value in tags.items()):
+                context.instance.add_run_tags(run.run_id, tags)
 
     def get(self) -> Warehouse:
         # Waiting for a DuckDB file another process holds is reported in the run's log.

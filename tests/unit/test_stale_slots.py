@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
+from devsignal_pipelines.defs.resources import WarehouseResource
+from devsignal_pipelines.defs.runs import free_stale_slots_sensor
 from devsignal_pipelines.instance import (
     HOST_TAG,
     PID_TAG,
@@ -102,3 +104,38 @@ def test_only_the_slots_of_cli_runs_whose_process_is_gone_are_freed(instance) ->
     for run_id in (alive, elsewhere, launched_by_dagster):
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
     assert free_stale_slots(instance) == []  # nothing left to free
+
+
+def test_the_daemons_sensor_frees_the_slots_of_any_run_whose_process_died(instance) -> None:
+    # A scheduled run, tagged by WarehouseResource in its own process, then killed.
+    dead = _run_holding_a_slot(
+        instance,
+        {PID_TAG: str(_exited_process()), HOST_TAG: socket.gethostname(), PROCESS_START_TAG: ""},
+    )
+    alive = _run_holding_a_slot(instance, process_tags())
+
+    result = free_stale_slots_sensor(dg.build_sensor_context(instance=instance))
+
+    assert isinstance(result, dg.SkipReason) and dead[:8] in result.skip_message
+    assert _holders(instance) == {alive}
+    assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+    again = free_stale_slots_sensor(dg.build_sensor_context(instance=instance))
+    assert again.skip_message == "every run holding a pool slot is alive"
+
+
+def test_every_run_using_the_warehouse_names_the_process_holding_its_slots(tmp_path) -> None:
+    @dg.asset(pool=POOL, required_resource_keys={"warehouse"})
+    def uses_the_warehouse() -> None:
+        pass
+
+    with dg.instance_for_test() as instance:
+        url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+        result = dg.materialize(
+            [uses_the_warehouse],
+            instance=instance,
+            resources={"warehouse": WarehouseResource(url=url)},
+        )
+        tags = instance.get_run_by_id(result.run_id).tags
+    assert tags[PID_TAG] == str(os.getpid())
+    assert tags[HOST_TAG] == socket.gethostname()
+    assert tags[PROCESS_START_TAG] == process_tags()[PROCESS_START_TAG]
