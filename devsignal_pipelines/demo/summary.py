@@ -130,10 +130,11 @@ def print_summary(settings: Settings, world: World, echo: Callable[[str], None])
             f"({row.enriched_share:.0%}); queued {row.queued}, not found {row.not_found}, invalid {row.invalid}"
         )
     print_model_summary(warehouse, echo)
-    db = settings.home / "warehouse.duckdb"
+    # The published read path: sessions on it never block the pipeline (lib/stores/published.py).
+    db = settings.read_path
     duckdb_cli = Path(sys.executable).parent / "duckdb"  # installed with the project (duckdb-cli)
     echo(
-        "\nQuery it:\n"
+        "\nQuery it (a published copy: your session never blocks a sync; `devsignal read-path`):\n"
         f'  {duckdb_cli} -readonly {db} "SELECT signal_type, count(*) FROM core.signals GROUP BY 1"\n'
         f"  python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True).sql('FROM core.signals LIMIT 5'))\"\n"
         "Open the UI (runs, materializations, metadata, checks): make dev  ->  http://127.0.0.1:3000"
