@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
 from devsignal_pipelines.settings import load_settings
 
 
@@ -55,6 +54,7 @@ def import_cmd(organization: str, kind: str, file: Path, fmt: str | None, dry_ru
     is. Importing the same file again changes nothing (records are keyed by their ids, events by
     messageId)."""
     from devsignal_pipelines.lib.imports import ImportRefused, import_file
+    from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
 
     control = ControlDB(load_settings().control_db_url)
     control.create_all()

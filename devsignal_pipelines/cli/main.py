@@ -10,18 +10,26 @@ import os
 import re
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
+# Every module imported here is light (click, the standard library, settings): `devsignal --help`
+# must not pay for Dagster, pandas, SQLAlchemy or sqlglot (seconds). Each command imports what
+# it runs; tests/unit/test_cli_imports.py checks it.
 from devsignal_pipelines.cli import data as cli_data
 from devsignal_pipelines.cli import published as cli_published
 from devsignal_pipelines.cli import sql as cli_sql
 from devsignal_pipelines.cli import webhooks as cli_webhooks
-from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
 from devsignal_pipelines.settings import load_settings
+
+if TYPE_CHECKING:
+    from devsignal_pipelines.lib.stores.control import ControlDB
 
 
 def _control() -> ControlDB:
+    from devsignal_pipelines.lib.stores.control import ControlDB
+
     control = ControlDB(load_settings().control_db_url)
     control.create_all()
     return control
@@ -53,6 +61,8 @@ def orgs() -> None:
 @click.option("--display-name", help="Human-readable name (defaults to NAME).")
 def orgs_add(name: str, display_name: str | None) -> None:
     """Create organization NAME (a slug: lower-case letters, digits, '-')."""
+    from devsignal_pipelines.lib.stores.control import ControlDBError
+
     try:
         created = _control().add_organization(name, display_name)
     except ControlDBError as exc:
@@ -197,7 +207,7 @@ def orgs_connect(
         parse_hosts,
         parse_paths,
     )
-    from devsignal_pipelines.lib.sources.twitter.client import build_query
+    from devsignal_pipelines.lib.stores.control import ControlDBError
 
     _check_secret_options(source, token_env, key_env, token_stdin, key_stdin)
     try:
@@ -206,6 +216,8 @@ def orgs_connect(
                 raise click.UsageError(
                     "twitter needs --keywords 'a,b' and --token-env VAR_NAME (or --token-stdin)"
                 )
+            from devsignal_pipelines.lib.sources.twitter.client import build_query  # httpx
+
             settings, secret_env = {"keywords": _split_list(keywords)}, token_env
             build_query(settings["keywords"])
         elif source == "github":
@@ -280,6 +292,7 @@ def orgs_disconnect(name: str, source: str) -> None:
     """Stop syncing SOURCE for NAME (data already in the warehouse stays; a secret stored with
     --token-stdin / --key-stdin is deleted)."""
     from devsignal_pipelines.lib.sources.credentials import delete_credential
+    from devsignal_pipelines.lib.stores.control import ControlDBError
 
     control = _control()
     try:
@@ -625,12 +638,11 @@ def classify() -> None:
         )
 
 
-if __name__ == "__main__":
-    main()
-
-
 main.add_command(cli_sql.sql)
 main.add_command(cli_data.api_cmd)
 main.add_command(cli_data.import_cmd)
 main.add_command(cli_published.read_path)
 cli_webhooks.register(main, orgs)
+
+if __name__ == "__main__":
+    main()

@@ -7,13 +7,9 @@ from datetime import UTC, datetime
 
 import click
 
-from devsignal_pipelines.lib.sql_models import (
-    DIALECTS,
-    ModelError,
-    compile_model,
-    load_project,
-    parse_as_of,
-)
+# The model layer (sqlglot, Jinja, the project's files) is imported by the commands that use it,
+# so `devsignal --help` stays fast.
+from devsignal_pipelines.lib.constants import DIALECTS
 
 
 @click.group("sql")
@@ -22,6 +18,8 @@ def sql() -> None:
 
 
 def _project():
+    from devsignal_pipelines.lib.sql_models import ModelError, load_project
+
     try:
         return load_project()
     except ModelError as exc:
@@ -48,6 +46,8 @@ def sql_list() -> None:
 @click.option("--incremental", is_flag=True, help="Render with is_incremental() true.")
 def sql_compile(model: str, dialect: str, as_of: str | None, incremental: bool) -> None:
     """Print MODEL's SELECT exactly as the warehouse runs it (refs resolved to tables)."""
+    from devsignal_pipelines.lib.sql_models import ModelError, compile_model
+
     project = _project()
     try:
         click.echo(
@@ -101,6 +101,8 @@ def sql_run(select: tuple[str, ...], full_refresh: bool, as_of: str | None, verb
 def _as_of(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC).replace(microsecond=0)
+    from devsignal_pipelines.lib.sql_models import ModelError, parse_as_of
+
     try:
         return parse_as_of(value)
     except ModelError as exc:

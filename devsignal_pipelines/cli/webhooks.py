@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from devsignal_pipelines.lib.stores.control import ControlDB, ControlDBError
-from devsignal_pipelines.lib.webhooks.events import EVENT_TYPES, UnknownEventTypeError
-from devsignal_pipelines.lib.webhooks.secrets import SecretKeyError
-from devsignal_pipelines.lib.webhooks.settings import WebhookSettingsError, load_webhook_settings
-from devsignal_pipelines.lib.webhooks.ssrf import UnsafeTargetError
+# Only light modules here (`devsignal --help` imports this one): the control DB (SQLAlchemy,
+# pandas) and the webhook store are imported by the commands that use them.
+from devsignal_pipelines.lib.webhooks.events import EVENT_TYPES
+from devsignal_pipelines.lib.webhooks.settings import load_webhook_settings
 from devsignal_pipelines.settings import load_settings
 
-_USER_ERRORS = (
-    ControlDBError,
-    UnknownEventTypeError,
-    UnsafeTargetError,
-    SecretKeyError,
-    WebhookSettingsError,
-    LookupError,
-)
+if TYPE_CHECKING:
+    from devsignal_pipelines.lib.stores.control import ControlDB
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a command reports as a usage error (message only, no traceback)."""
+    from devsignal_pipelines.lib.stores.control import ControlDBError
+    from devsignal_pipelines.lib.webhooks.events import UnknownEventTypeError
+    from devsignal_pipelines.lib.webhooks.secrets import SecretKeyError
+    from devsignal_pipelines.lib.webhooks.settings import WebhookSettingsError
+    from devsignal_pipelines.lib.webhooks.ssrf import UnsafeTargetError
+
+    return (
+        ControlDBError,
+        UnknownEventTypeError,
+        UnsafeTargetError,
+        SecretKeyError,
+        WebhookSettingsError,
+        LookupError,
+    )
 
 
 def _control() -> ControlDB:
     # cli/main.py imports this module, so its _control() is re-created here rather than imported.
+    from devsignal_pipelines.lib.stores.control import ControlDB
+
     control = ControlDB(load_settings().control_db_url)
     control.create_all()
     return control
@@ -47,7 +62,7 @@ def subscribe_cmd(organization: str, event_type: str, url: str) -> None:
 
     try:
         sub = store.subscribe(_control(), organization, event_type, url, load_webhook_settings())
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         raise _fail(exc) from exc
     click.echo(f"subscription {sub.id}: {organization} {event_type} -> {url}")
     click.echo(f"signing secret (shown once, store it in the receiver): {sub.secret}")
@@ -76,7 +91,7 @@ def _set_status(subscription_id: str, status: str, verb: str) -> None:
 
     try:
         store.set_status(_control(), subscription_id, status)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         raise _fail(exc) from exc
     click.echo(f"subscription {subscription_id} {verb}")
 
@@ -110,7 +125,7 @@ def test_cmd(subscription_id: str) -> None:
 
     try:
         result = send_test(_control(), subscription_id, load_webhook_settings())
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         raise _fail(exc) from exc
     click.echo(
         f"test {result['event_id']} to {subscription_id}: {result['status']}"
@@ -189,7 +204,7 @@ def api_key_cmd(organization: str, expires_in: str | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--expires-in") from exc
     try:
         new = store.issue_api_key(_control(), organization, lifetime)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         raise _fail(exc) from exc
     expiry = f", expires {_when(new.expires_at)}" if new.expires_at else ""
     click.echo(
@@ -203,6 +218,7 @@ def api_key_cmd(organization: str, expires_in: str | None) -> None:
 def api_keys_cmd(organization: str) -> None:
     """List ORGANIZATION's API keys: prefix, id, status, created, last used (to within 10 s),
     expires, revoked. Never the keys themselves."""
+    from devsignal_pipelines.lib.stores.control import ControlDBError
     from devsignal_pipelines.lib.webhooks import store
 
     control = _control()
@@ -237,7 +253,7 @@ def revoke_cmd(key_prefix: str, organization: str | None) -> None:
 
     try:
         key = store.revoke_api_key(_control(), key_prefix, organization)
-    except _USER_ERRORS as exc:
+    except _user_errors() as exc:
         raise _fail(exc) from exc
     if key["already_revoked"]:
         click.echo(f"API key {key['id']} ({key['prefix']}…) of {key['organization_id']} was "

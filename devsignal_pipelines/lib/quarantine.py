@@ -20,12 +20,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 
 from devsignal_pipelines.lib.stores.tables import RAW_QUARANTINE
-from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
+
+if TYPE_CHECKING:  # the CLI's `orgs connect` imports this module through the X client
+    from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
 
 MAX_MALFORMED_RETRIES = 3
 KEY = ["record_type", "record_id"]

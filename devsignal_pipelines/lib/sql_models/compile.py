@@ -11,11 +11,10 @@ import sqlglot
 import sqlglot.errors
 from sqlglot import exp
 
+from devsignal_pipelines.lib.constants import DIALECTS
 from devsignal_pipelines.lib.sql_models.errors import ModelError
 from devsignal_pipelines.lib.sql_models.project import Model, Project
 from devsignal_pipelines.lib.sql_models.templating import RenderState, render
-
-DIALECTS = ("duckdb", "postgres")
 
 
 def compile_model(

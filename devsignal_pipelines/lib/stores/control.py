@@ -12,11 +12,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+
+if TYPE_CHECKING:  # imported by read_df: `devsignal orgs add` and the like do without pandas
+    import pandas as pd
 
 metadata = sa.MetaData()
 
@@ -444,6 +446,8 @@ class ControlDB:
             yield conn
 
     def read_df(self, statement: sa.Executable) -> pd.DataFrame:
+        import pandas as pd
+
         with self.engine.connect() as conn:
             result = conn.execute(statement)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

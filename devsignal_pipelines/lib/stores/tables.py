@@ -7,8 +7,10 @@ column schema the Dagster UI shows. Tables built by SQL models (dbt_like_sql/) a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import dagster as dg
+if TYPE_CHECKING:  # imported by table_schema(): the stores and the CLI do without Dagster
+    import dagster as dg
 
 # Portable column types -> engine types.
 _TYPES = {
@@ -84,6 +86,8 @@ class TableSpec:
         return next(_TYPES[c.type][dialect] for c in self.columns if c.name == name)
 
     def table_schema(self) -> dg.TableSchema:
+        import dagster as dg
+
         return dg.TableSchema(
             columns=[
                 dg.TableColumn(

@@ -7,9 +7,8 @@ import re
 import secrets as _random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from devsignal_pipelines.lib.stores import control as c
@@ -23,6 +22,9 @@ from devsignal_pipelines.lib.webhooks.secrets import (
 )
 from devsignal_pipelines.lib.webhooks.settings import WebhookSettings
 from devsignal_pipelines.lib.webhooks.ssrf import check_url
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUBSCRIPTION_FIELDS = (
     "id",
