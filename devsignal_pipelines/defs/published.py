@@ -3,8 +3,9 @@
 A success hook on the warehouse jobs, not a run-status sensor: it runs in the run's own process
 right after the step's commit, so `devsignal sync`, `make demo` and `devsignal sql run` (runs
 executed in process, no daemon) publish exactly like scheduled runs. Only the tables the step
-materialized are looked at, so an ingestion step costs nothing and a model run exports only the
-models whose content changed. A failed step publishes nothing: the previous published state
+materialized are looked at, and in an organization's run only that organization's part of them,
+so an ingestion step costs nothing, a sync exports its organization's rows and a model run exports
+only the organizations whose rows changed. A failed step publishes nothing: the previous published state
 stays. A publish that fails is logged and does not fail the run: the data is committed, only the
 copy is late (the next step or `devsignal read-path --publish` catches up).
 """
@@ -42,10 +43,18 @@ def publish_read_path(context: dg.HookContext) -> None:
     tables = committed_tables(context)
     if not tables:
         return
+    # An organization partition's run changed that organization's rows only: its part alone is
+    # fingerprinted and exported. The SQL models' runs span every organization.
+    run = context.instance.get_run_by_id(context.run_id)
+    partition = run.tags.get("dagster/partition") if run else None
     warehouse = Warehouse(url, on_lock_wait=context.log.warning)
     try:
         report = publish(
-            warehouse, settings.publish_dir, tables=tables, grace_s=settings.publish_grace_s
+            warehouse,
+            settings.publish_dir,
+            tables=tables,
+            grace_s=settings.publish_grace_s,
+            organizations=[partition] if partition else None,
         )
     except WarehouseLockedError as exc:
         context.log.warning(f"read path not updated (the warehouse data is committed): {exc}")

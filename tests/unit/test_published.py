@@ -170,6 +170,70 @@ def test_a_publish_killed_before_its_swap_leaves_the_previous_state_readable(
     assert not list(directory.glob(".tmp-*")) and not list(directory.glob("*/*/.tmp-*"))
 
 
+@pytest.fixture
+def by_organization(warehouse) -> Warehouse:
+    with warehouse.transaction() as tx:
+        tx.execute_sql(
+            "CREATE TABLE core.contacts AS SELECT 'org' || (i % 3) AS organization_id, "
+            "'c' || i AS contact_id, i AS n FROM range(30) t(i)"
+        )
+    return warehouse
+
+
+def _parts(directory: Path, table: str) -> dict[str, int]:
+    parts = read_manifest(directory)["tables"][table]["parts"]
+    return {key: part["rows"] for key, part in parts.items()}
+
+
+def test_a_table_with_organizations_is_published_per_organization(
+    by_organization, directory
+) -> None:
+    warehouse = by_organization
+    publish(warehouse, directory)
+    assert _parts(directory, "core.contacts") == {"org0": 10, "org1": 10, "org2": 10}
+    first = {p.parent.name: p.name for p in (directory / "core" / "contacts").rglob("*.parquet")}
+    assert sorted(first) == ["organization_id=org0", "organization_id=org1", "organization_id=org2"]
+
+    with warehouse.transaction() as tx:  # org1's sync: a new contact, an update
+        tx.execute_sql("INSERT INTO core.contacts VALUES ('org1', 'new', 99)")
+        tx.execute_sql("UPDATE core.contacts SET n = -1 WHERE contact_id = 'c1'")
+    report = publish(warehouse, directory, tables=["core.contacts"], organizations=["org1"])
+    # Only org1's rows were exported; the other organizations' files are the same files.
+    assert report.written["core.contacts"]["rows"] == 11
+    assert report.written["core.contacts"]["parts"] == 1
+    files = {p.parent.name: p.name for p in (directory / "core" / "contacts").rglob("*.parquet")}
+    assert files["organization_id=org0"] == first["organization_id=org0"]
+    assert files["organization_id=org2"] == first["organization_id=org2"]
+    assert _read(directory / VIEWS_FILE, "SELECT count(*), min(n) FROM core.contacts") == [(31, -1)]
+    assert _read(directory / VIEWS_FILE, "SELECT organizations, rows FROM published_tables "
+                 "WHERE table_name = 'core.contacts'") == [(3, 31)]  # fmt: skip
+
+    # Another organization asked for, unchanged: nothing written, not even the views.
+    assert publish(warehouse, directory, organizations=["org2"]).written == {}
+
+
+def test_an_organization_without_rows_leaves_the_view_and_an_empty_table_still_answers(
+    by_organization, directory
+) -> None:
+    warehouse = by_organization
+    publish(warehouse, directory)
+    with warehouse.transaction() as tx:
+        tx.execute_sql("DELETE FROM core.contacts WHERE organization_id = 'org0'")
+    publish(warehouse, directory, tables=["core.contacts"], organizations=["org0"])
+    assert _parts(directory, "core.contacts") == {"org1": 10, "org2": 10}
+    assert _read(directory / VIEWS_FILE, "SELECT DISTINCT organization_id FROM core.contacts "
+                 "ORDER BY 1") == [("org1",), ("org2",)]  # fmt: skip
+
+    with warehouse.transaction() as tx:
+        tx.execute_sql("DELETE FROM core.contacts")
+    publish(warehouse, directory, grace_s=0)  # every organization looked at
+    assert _parts(directory, "core.contacts") == {"": 0}
+    assert _read(directory / VIEWS_FILE, "SELECT count(*) FROM core.contacts") == [(0,)]
+    columns = _read(directory / VIEWS_FILE, "DESCRIBE core.contacts")
+    assert [c[0] for c in columns] == ["organization_id", "contact_id", "n"]
+    assert not (directory / "core" / "contacts" / "organization_id=org1").exists()
+
+
 def test_postgres_has_nothing_to_publish(directory) -> None:
     with pytest.raises(ValueError, match="query the database directly"):
         publish(Warehouse("postgresql://postgres@127.0.0.1:5432/none"), directory)

@@ -5,13 +5,20 @@ DuckDB lets one process hold the warehouse file and nobody else open it meanwhil
 read-only while it writes), so an analyst session on warehouse.duckdb would stop the pipeline and
 a sync would stop the analyst. Instead the pipeline publishes what it committed:
 
-    <dir>/core/signals/<version>.parquet   one file per table version, never rewritten
-    <dir>/devsignal.duckdb                 views core.signals, ... over the current versions, and
-                                           the table published_tables (version, rows, when)
+    <dir>/core/signals/organization_id=acme/<version>.parquet
+                                           one file per organization's part of a table, per
+                                           version, never rewritten (a table without an
+                                           organization_id column: <dir>/core/x/<version>.parquet)
+    <dir>/devsignal.duckdb                 views core.signals, ... over the current files, and
+                                           the table published_tables (rows, when)
     <dir>/manifest.json                    the same state, read by the next publish
 
-A table is exported (COPY ... TO parquet, set-based) only when its fingerprint (row count, the sum
-of its row hashes, its column list) differs from the published one. Each file is written under a
+Tables are published per organization: a part is exported (COPY ... TO parquet, set-based) only
+when its fingerprint (row count and the sum of its row hashes) differs from the published one,
+and only the parts of the organizations asked for are even fingerprinted. An organization's sync
+step therefore re-exports that organization's rows, not the whole table (at 10M signals across
+50 organizations the whole of core.signals is 670 MB and 20-70 s to export; an organization's
+part is a fraction of it). A change of a table's columns re-exports all of its parts. Each file is written under a
 temporary name and renamed; the views file is built beside the live one, fsynced and swapped with
 os.replace. A reader therefore sees the previous complete state or the new one, never half a
 table; a session that opened the previous views keeps reading the previous files, which are
@@ -37,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 
@@ -79,12 +87,15 @@ def publish(
     directory: Path,
     tables: Iterable[str] | None = None,
     grace_s: float = 3600.0,
+    organizations: Iterable[str] | None = None,
 ) -> PublishReport:
     """Publish the warehouse's core.* and analytics.* tables into `directory`.
 
     `tables`: the qualified names a step just committed (others are not even fingerprinted);
     None: every published table. Tables that exist but were never published are always included.
-    Publishers take turns (a lock file); readers never wait.
+    `organizations`: the organizations whose rows the step changed (an organization partition's
+    run); None: look at every organization. Publishers take turns (a lock file); readers never
+    wait.
     """
     started = time.perf_counter()
     if warehouse.dialect != "duckdb":
@@ -97,6 +108,7 @@ def publish(
     if not warehouse.path.exists():
         return report
     directory.mkdir(parents=True, exist_ok=True)
+    scope = None if organizations is None else sorted(set(organizations))
     with _publisher_lock(directory):
         manifest = _read_manifest(directory)
         entries: dict[str, dict] = manifest.get("tables", {})
@@ -107,23 +119,18 @@ def publish(
             wanted = set(relations) if tables is None else set(tables) & set(relations)
             wanted |= set(relations) - set(entries)
             for name in sorted(wanted):
-                fingerprint = _fingerprint(con, name, relations[name])
-                entry = entries.get(name)
-                if (
-                    entry
-                    and entry["fingerprint"] == fingerprint
-                    and (directory / entry["file"]).exists()
-                ):
+                entry, written = _publish_table(
+                    con, directory, name, relations[name], entries.get(name), scope, retired
+                )
+                entries[name] = entry
+                if written:
+                    report.written[name] = written
+                else:
                     report.unchanged.append(name)
-                    continue
-                new_entry = _export(con, directory, name, fingerprint)
-                if entry:
-                    retired[entry["file"]] = time.time()
-                entries[name] = new_entry
-                report.written[name] = new_entry
             con.execute("COMMIT")
         for name in sorted(set(entries) - set(relations)):
-            retired[entries.pop(name)["file"]] = time.time()
+            for part in entries.pop(name)["parts"].values():
+                retired[part["file"]] = time.time()
             report.dropped.append(name)
         views = directory / VIEWS_FILE
         if (
@@ -147,6 +154,81 @@ def publish(
     return report
 
 
+# Part keys: a table without organization_id is one part; a per-organization table with no rows
+# keeps an empty part that carries its columns, so its view still answers (0 rows).
+WHOLE_TABLE = "*"
+SCHEMA_ONLY = ""
+_NULL_ORGANIZATION = "(null)"
+
+
+def _publish_table(
+    con: duckdb.DuckDBPyConnection,
+    directory: Path,
+    name: str,
+    columns: str,
+    entry: dict | None,
+    scope: list[str] | None,
+    retired: dict[str, float],
+) -> tuple[dict, dict | None]:
+    """Export the parts of `name` that changed; returns its new manifest entry and what was
+    written (None: nothing)."""
+    started = time.perf_counter()
+    digest = hashlib.sha256(columns.encode()).hexdigest()[:16]
+    fresh = entry is None or entry.get("columns") != digest or "parts" not in entry
+    parts: dict[str, dict] = {} if fresh else dict(entry["parts"])
+    by_organization = "organization_id" in {c.split(" ", 1)[0] for c in columns.split(", ")}
+    if not by_organization:
+        looked_at, fingerprints = {WHOLE_TABLE}, _fingerprints(con, name, None, False)
+    else:
+        asked = None if fresh else scope
+        fingerprints = _fingerprints(con, name, asked, True)
+        looked_at = (set(parts) - {SCHEMA_ONLY} if asked is None else set(asked)) | set(
+            fingerprints
+        )
+    exported: list[dict] = []
+    for key in sorted(looked_at):
+        current, fingerprint = parts.get(key), fingerprints.get(key)
+        if fingerprint is None:  # the organization has no rows any more
+            if current:
+                retired[parts.pop(key)["file"]] = time.time()
+            continue
+        if (
+            current
+            and current["fingerprint"] == fingerprint
+            and (directory / current["file"]).exists()
+        ):
+            continue
+        parts[key] = _export(con, directory, name, key, fingerprint)
+        exported.append(parts[key])
+        if current:
+            retired[current["file"]] = time.time()
+    if by_organization:
+        has_rows = any(key != SCHEMA_ONLY for key in parts)
+        if has_rows and SCHEMA_ONLY in parts:
+            retired[parts.pop(SCHEMA_ONLY)["file"]] = time.time()
+        elif not has_rows and SCHEMA_ONLY not in parts:
+            parts[SCHEMA_ONLY] = _export(con, directory, name, SCHEMA_ONLY, "0:0")
+            exported.append(parts[SCHEMA_ONLY])
+    changed = bool(exported) or fresh or (entry is not None and set(entry["parts"]) != set(parts))
+    newest = max(parts.values(), key=lambda part: part["version"])
+    new_entry = {
+        "columns": digest,
+        "parts": parts,
+        "rows": sum(part["rows"] for part in parts.values()),
+        "bytes": sum(part["bytes"] for part in parts.values()),
+        "version": newest["version"],
+        "published_at": newest["published_at"],
+    }
+    if not changed:
+        return new_entry, None
+    return new_entry, {
+        "rows": sum(part["rows"] for part in exported),
+        "bytes": sum(part["bytes"] for part in exported),
+        "parts": len(exported),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
 def read_manifest(directory: Path) -> dict:
     """What is published: {"tables": {name: {file, rows, bytes, published_at, ...}}, ...}."""
     return _read_manifest(directory.resolve())
@@ -166,24 +248,61 @@ def _published_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(rows)
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, name: str, columns: str) -> str:
-    """Changes whenever a row, the row count or the columns change (one scan, no sort)."""
-    rows, row_hash = con.execute(
-        f"SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM {name} t"
-    ).fetchone()
-    return f"{rows}:{row_hash}:{hashlib.sha256(columns.encode()).hexdigest()[:16]}"
+def _fingerprints(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    organizations: list[str] | None,
+    by_organization: bool,
+) -> dict[str, str]:
+    """{part key: 'rows:sum of row hashes'} of the parts with rows, one scan (only the asked
+    organizations' rows when given); changes whenever a row changes."""
+    if not by_organization:
+        rows, row_hash = con.execute(
+            f"SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM {name} t"
+        ).fetchone()
+        return {WHOLE_TABLE: f"{rows}:{row_hash}"} if rows else {WHOLE_TABLE: "0:0"}
+    if organizations is not None and not organizations:
+        return {}
+    where, params = "", []
+    if organizations is not None:
+        where = f"WHERE organization_id IN ({', '.join('?' for _ in organizations)})"
+        params = list(organizations)
+    found = con.execute(
+        f"SELECT organization_id, count(*), sum(hash(t))::VARCHAR FROM {name} t {where} GROUP BY 1",
+        params,
+    ).fetchall()
+    return {
+        _NULL_ORGANIZATION if org is None else org: f"{rows}:{row_hash}"
+        for org, rows, row_hash in found
+    }
 
 
-def _export(con: duckdb.DuckDBPyConnection, directory: Path, name: str, fingerprint: str) -> dict:
+def _export(
+    con: duckdb.DuckDBPyConnection, directory: Path, name: str, key: str, fingerprint: str
+) -> dict:
+    """Write one part of `name` as a new Parquet file (temporary name, fsync, rename)."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     version = f"{now:%Y%m%dT%H%M%S%f}Z-{hashlib.sha256(fingerprint.encode()).hexdigest()[:8]}"
-    relative = Path(*name.split(".")) / f"{version}.parquet"
+    table_dir = Path(*name.split("."))
+    if key == WHOLE_TABLE:
+        relative, where, params = table_dir / f"{version}.parquet", "", []
+    elif key == SCHEMA_ONLY:
+        relative, where, params = table_dir / "_empty" / f"{version}.parquet", "WHERE false", []
+    else:
+        part_dir = f"organization_id={quote(key, safe='')}"
+        relative = table_dir / part_dir / f"{version}.parquet"
+        if key == _NULL_ORGANIZATION:
+            where, params = "WHERE organization_id IS NULL", []
+        else:
+            where, params = "WHERE organization_id = ?", [key]
     final = directory / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.with_name(_TMP + final.name)
     con.execute(
-        f"COPY (SELECT * FROM {name}) TO {_literal(temporary)} (FORMAT parquet, COMPRESSION zstd)"
+        f"COPY (SELECT * FROM {name} {where}) TO {_literal(temporary)} "
+        "(FORMAT parquet, COMPRESSION zstd)",
+        params,
     )
     _fsync(temporary)
     os.replace(temporary, final)
@@ -212,24 +331,26 @@ def _write_views(views: Path, directory: Path, entries: dict[str, dict]) -> None
         for schema in sorted({name.split(".")[0] for name in entries}):
             con.execute(f"CREATE SCHEMA {schema}")
         for name, entry in sorted(entries.items()):
-            con.execute(
-                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_literal(directory / entry['file'])})"
+            files = ", ".join(
+                _literal(directory / part["file"]) for _, part in sorted(entry["parts"].items())
             )
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{files}])")
         con.execute(
-            "CREATE TABLE published_tables (table_name VARCHAR, version VARCHAR, rows BIGINT, "
-            "bytes BIGINT, published_at TIMESTAMPTZ, file VARCHAR)"
+            "CREATE TABLE published_tables (table_name VARCHAR, organizations BIGINT, rows BIGINT, "
+            "bytes BIGINT, published_at TIMESTAMPTZ, version VARCHAR, directory VARCHAR)"
         )
         if entries:
             con.executemany(
-                "INSERT INTO published_tables VALUES (?, ?, ?, ?, ?::TIMESTAMPTZ, ?)",
+                "INSERT INTO published_tables VALUES (?, ?, ?, ?, ?::TIMESTAMPTZ, ?, ?)",
                 [
                     [
                         name,
-                        e["version"],
+                        len(set(e["parts"]) - {WHOLE_TABLE, SCHEMA_ONLY}),
                         e["rows"],
                         e["bytes"],
                         e["published_at"],
-                        str(directory / e["file"]),
+                        e["version"],
+                        str(directory / Path(*name.split("."))),
                     ]
                     for name, e in sorted(entries.items())
                 ],
@@ -247,8 +368,12 @@ def _collect_garbage(
 ) -> int:
     """Delete superseded versions older than the grace period and crashed publishes' leftovers."""
     now, deleted = time.time(), 0
-    current = {entry["file"] for entry in entries.values()}
-    for path in [*directory.glob("*/*/*.parquet"), *directory.glob(f"{_TMP}*")]:
+    current = {part["file"] for entry in entries.values() for part in entry["parts"].values()}
+    schemas = [directory / schema for schema in PUBLISHED_SCHEMAS]
+    candidates = [path for root in schemas for path in root.rglob("*.parquet")]
+    candidates += [path for root in schemas for path in root.rglob(f"{_TMP}*")]
+    candidates += list(directory.glob(f"{_TMP}*"))
+    for path in dict.fromkeys(candidates):
         relative = str(path.relative_to(directory))
         if relative in current:
             continue
@@ -264,9 +389,10 @@ def _collect_garbage(
             deleted += 1
     for gone in [r for r in retired if not (directory / r).exists()]:
         del retired[gone]
-    for table_dir in directory.glob("*/*/"):
-        if table_dir.is_dir() and not any(table_dir.iterdir()):
-            table_dir.rmdir()
+    for root in schemas:  # empty part and table directories, deepest first
+        for folder in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     return deleted
 
 
