@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DEVSIGNAL_HOME ?= $(CURDIR)/.devsignal
 
-.PHONY: demo dev test test-all lint format bench bench-sync bench-models bench-webhooks bench-ingest bench-github install clean
+.PHONY: demo dev test test-all lint format bench bench-sync bench-models bench-webhooks bench-ingest bench-github bench-publish bench-scheduled bench-cli install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff format devsignal_pipelines tests benchmarks
 
 ## Throughput and memory benchmarks (not part of `make test`); each also has its own target.
-bench: bench-sync bench-models bench-webhooks bench-ingest bench-github
+bench: bench-sync bench-models bench-webhooks bench-ingest bench-github bench-publish bench-scheduled bench-cli
 
 ## ~100,000 X posts synced from the sandbox into DuckDB: posts/s, phases, peak RSS.
 bench-sync: $(STAMP)
@@ -57,6 +57,18 @@ bench-ingest: $(STAMP)
 ## ~45,000 GitHub stars, forks, issues, comments and profiles: items/s, API calls, 304s when unchanged.
 bench-github: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_github_sync
+
+## The analysts' read path over 10,000,000 signals: first, unchanged and per-organization publishes, queries.
+bench-publish: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_publish
+
+## A scheduled run (daemon, queue, run launcher) against the same work through `devsignal sync`.
+bench-scheduled: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_scheduled_run
+
+## `devsignal --help` and commands that do not run Dagster, each a fresh process.
+bench-cli: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_cli
 
 clean:
 	rm -rf $(VENV) .devsignal .pytest_cache .ruff_cache
