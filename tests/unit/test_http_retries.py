@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,35 +14,9 @@ from devsignal_pipelines.lib.sources.http import (
     retry_after_seconds,
 )
 from devsignal_pipelines.lib.sources.twitter.client import XApiAuthError, XApiClient
+from tests.scripted_server import ScriptedServer
 
 OK = {"data": [], "meta": {"result_count": 0}}
-
-
-class ScriptedServer:
-    """Answers each request with the next (status, headers, body bytes) of its script."""
-
-    def __init__(self) -> None:
-        self.script: list[tuple[int, dict[str, str], bytes]] = []
-        self.hits = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, headers, body = outer.script[min(outer.hits, len(outer.script) - 1)]
-                outer.hits += 1
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ injected, so the waits are counted, not slept.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -26,40 +24,17 @@ from devsignal_pipelines.lib.sources.stackoverflow.client import (
     ThrottledError,
 )
 from devsignal_pipelines.lib.sources.twitter.client import XApiClient
-
-
-class RateLimitedServer:
-    """Answers every GET with the same status, headers and JSON body, counting the requests."""
-
-    def __init__(self, status: int, headers: dict[str, str], body: object) -> None:
-        self.hits = 0
-        payload = json.dumps(body).encode()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.hits += 1
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+from tests.scripted_server import ScriptedServer
 
 
 @pytest.fixture
 def serve() -> Iterator:
-    servers: list[RateLimitedServer] = []
+    """A server answering every request with the same status, headers and JSON body."""
+    servers: list[ScriptedServer] = []
 
-    def _serve(status: int, headers: dict[str, str], body: object = None) -> RateLimitedServer:
-        servers.append(RateLimitedServer(status, headers, {} if body is None else body))
+    def _serve(status: int, headers: dict[str, str], body: object = None) -> ScriptedServer:
+        servers.append(ScriptedServer())
+        servers[-1].script = [(status, headers, json.dumps({} if body is None else body).encode())]
         return servers[-1]
 
     yield _serve
