@@ -19,18 +19,27 @@ from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseLockedE
 from devsignal_pipelines.settings import load_settings
 
 
-def committed_tables(context: dg.HookContext) -> list[str]:
-    """The published tables ('core.signals', ...) this step materialized."""
+def committed_tables(context: dg.HookContext) -> tuple[list[str], list[str] | None]:
+    """The published tables ('core.signals', ...) this step materialized, and the organizations
+    whose rows it changed: the partitions of its materializations, or None (every organization)
+    when one of them is not partitioned (the SQL models span every organization)."""
     records = context.instance.get_records_for_run(
         context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     ).records
-    keys = {
-        tuple(record.event_log_entry.dagster_event.asset_key.path)
+    events = [
+        record.event_log_entry.dagster_event
         for record in records
         if record.event_log_entry.step_key == context.step_key
         and record.event_log_entry.dagster_event is not None
-    }
-    return sorted(".".join(key) for key in keys if len(key) == 2 and key[0] in PUBLISHED_SCHEMAS)
+    ]
+    tables, partitions = set(), set()
+    for event in events:
+        key = event.asset_key.path
+        if len(key) == 2 and key[0] in PUBLISHED_SCHEMAS:
+            tables.add(".".join(key))
+            partitions.add(event.partition)
+    organizations = None if None in partitions else sorted(partitions)
+    return sorted(tables), organizations
 
 
 @dg.success_hook(name="publish_read_path", required_resource_keys={"warehouse"})
@@ -40,13 +49,11 @@ def publish_read_path(context: dg.HookContext) -> None:
     url = context.resources.warehouse.url or settings.warehouse_url
     if not url.startswith("duckdb:"):
         return  # PostgreSQL: analysts query the database itself
-    tables = committed_tables(context)
+    # An organization partition's step changed that organization's rows only: its part alone is
+    # fingerprinted and exported.
+    tables, organizations = committed_tables(context)
     if not tables:
         return
-    # An organization partition's run changed that organization's rows only: its part alone is
-    # fingerprinted and exported. The SQL models' runs span every organization.
-    run = context.instance.get_run_by_id(context.run_id)
-    partition = run.tags.get("dagster/partition") if run else None
     warehouse = Warehouse(url, on_lock_wait=context.log.warning)
     try:
         report = publish(
@@ -54,7 +61,7 @@ def publish_read_path(context: dg.HookContext) -> None:
             settings.publish_dir,
             tables=tables,
             grace_s=settings.publish_grace_s,
-            organizations=[partition] if partition else None,
+            organizations=organizations,
         )
     except WarehouseLockedError as exc:
         context.log.warning(f"read path not updated (the warehouse data is committed): {exc}")

@@ -10,6 +10,7 @@ import sys
 import duckdb
 import pytest
 
+from devsignal_pipelines.lib.stores.published import read_manifest
 from devsignal_pipelines.runner import run_sql_models
 from devsignal_pipelines.settings import LOCK_TIMEOUT_VARIABLE, load_settings
 from tests.analyst_sessions import SAFETY_TIMEOUT_S, ReaderProcess, duckdb_cli_session
@@ -103,3 +104,31 @@ def test_a_sync_names_the_session_holding_the_warehouse_waits_then_fails_in_one_
     assert last.startswith(f"sync failed for {organization_id}"), output
     assert named in last and f"{LOCK_TIMEOUT_VARIABLE}=3" in last and "devsignal read-path" in last
     assert pipeline.warehouse.scalar("SELECT count(*) FROM raw.tweets") == 0
+
+
+@DUCKDB_ONLY
+def test_an_organizations_sync_republishes_its_own_rows_and_the_models_every_organizations(
+    make_pipeline, world
+) -> None:
+    pipeline = make_pipeline()
+    first, second = (org.id for org in world.organizations[:2])
+    publish_dir = load_settings().publish_dir
+
+    def signal_parts() -> dict[str, str]:
+        return {k: p["file"] for k, p in read_manifest(publish_dir)["tables"]["core.signals"]["parts"].items()}  # fmt: skip
+
+    assert pipeline.sync(first, "twitter").success
+    before = signal_parts()
+    assert list(before) == [first]
+    assert pipeline.sync(second, "twitter").success
+    after = signal_parts()
+    assert sorted(after) == sorted([first, second])
+    assert after[first] == before[first]  # the second organization's run left the first's file
+
+    models = run_sql_models(pipeline.defs, pipeline.instance, as_of=ANCHOR.isoformat())
+    assert models.success, models.error
+    scores = read_manifest(publish_dir)["tables"]["core.account_scores"]["parts"]
+    assert {first, second} <= set(scores)  # a run across organizations publishes each one's part
+    assert (
+        _differences(load_settings().read_path, pipeline.warehouse.path, "core.account_scores") == 0
+    )
