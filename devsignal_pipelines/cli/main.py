@@ -97,7 +97,7 @@ def orgs_list() -> None:
 
     control = _control()
     organizations = control.list_organizations()
-    if organizations.empty:
+    if not organizations:
         click.echo("no organizations yet; add one with: devsignal orgs add NAME")
         return
     stored = stored_credentials(control)
@@ -108,7 +108,7 @@ def orgs_list() -> None:
                 connector, (connector["organization_id"], connector["source"]) in stored
             )
         )
-    for org in organizations.itertuples():
+    for org in organizations:
         click.echo(
             f"{org.id}\t{org.name}\t{'; '.join(connectors.get(org.id, [])) or '(no connectors)'}"
         )

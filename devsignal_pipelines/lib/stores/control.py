@@ -465,8 +465,11 @@ class ControlDB:
             )
             return bool(inserted.rowcount)
 
-    def list_organizations(self) -> pd.DataFrame:
-        return self.read_df(sa.select(organizations).order_by(organizations.c.id))
+    def list_organizations(self) -> list[sa.Row]:
+        """Every organization (id, name, created_at), by id; rows, not a frame: `orgs list`
+        stays clear of pandas' import time."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(organizations).order_by(organizations.c.id)))
 
     def require_organization(self, conn: sa.Connection, org_id: str) -> None:
         if (
