@@ -86,6 +86,34 @@ def list_cmd(organization: str | None) -> None:
         )
 
 
+@webhooks.command("score-threshold")
+@click.argument("organization")
+@click.argument("points", type=float, required=False)
+@click.option("--default", "use_default", is_flag=True, help="Forget ORGANIZATION's own threshold.")
+def score_threshold_cmd(organization: str, points: float | None, use_default: bool) -> None:
+    """Show or set how many points an account's score must move, since the last event sent for
+    it, before score.changed is sent to ORGANIZATION's subscribers (tier.changed is always
+    sent). Default: DEVSIGNAL_WEBHOOK_SCORE_THRESHOLD (5)."""
+    if points is not None and use_default:
+        raise click.UsageError("give POINTS or --default, not both")
+    control = _control()
+    try:
+        if points is not None or use_default:
+            control.set_score_threshold(organization, None if use_default else points)
+        else:
+            with control.engine.connect() as conn:
+                control.require_organization(conn, organization)
+        default = load_webhook_settings().score_change_threshold
+        own = control.score_thresholds().get(organization)
+    except _user_errors() as exc:
+        raise _fail(exc) from exc
+    where = "its own" if own is not None else "the default, DEVSIGNAL_WEBHOOK_SCORE_THRESHOLD"
+    click.echo(
+        f"{organization}: score.changed after a move of {own if own is not None else default:g} "
+        f"points ({where}); tier.changed always"
+    )
+
+
 def _set_status(subscription_id: str, status: str, verb: str) -> None:
     from devsignal_pipelines.lib.webhooks import store
 

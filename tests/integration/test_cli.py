@@ -104,3 +104,20 @@ def test_sql_list_and_compile_for_both_dialects() -> None:
     assert unknown.exit_code != 0 and "devsignal sql list" in unknown.output
     bad_time = CliRunner().invoke(main, [*args[:3], "--as-of", "yesterday"])
     assert bad_time.exit_code == 2 and "not an ISO 8601 time" in bad_time.output
+
+
+@DUCKDB_ONLY
+def test_an_organization_sets_and_forgets_its_score_threshold(stores, monkeypatch) -> None:
+    monkeypatch.setenv("DEVSIGNAL_WEBHOOK_SCORE_THRESHOLD", "7")
+    _run("orgs", "add", "acme")
+    assert "move of 7 points (the default" in _run("webhooks", "score-threshold", "acme").output
+    assert (
+        "move of 2.5 points (its own)" in _run("webhooks", "score-threshold", "acme", "2.5").output
+    )
+    assert "move of 2.5 points (its own)" in _run("webhooks", "score-threshold", "acme").output
+    forgot = _run("webhooks", "score-threshold", "acme", "--default").output
+    assert "move of 7 points (the default" in forgot
+    refused = _run("webhooks", "score-threshold", "acme", "--", "-1")
+    assert refused.exit_code == 2 and "points >= 0" in refused.output
+    unknown = _run("webhooks", "score-threshold", "nope")
+    assert unknown.exit_code == 2 and "does not exist" in unknown.output

@@ -29,6 +29,7 @@ from devsignal_pipelines.lib.sql_models import (
 )
 from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
 from devsignal_pipelines.lib.webhooks.emit import emit_score_events
+from devsignal_pipelines.lib.webhooks.settings import load_webhook_settings
 
 PROJECT = load_project()
 SCORE_HISTORY_MODEL = "account_score_history"
@@ -148,7 +149,8 @@ def build_sql_models_asset(
                 return {}
             # score.changed / tier.changed against each account's previous snapshot, written
             # to the outbox before the snapshot commits.
-            return {"webhook_events": emit_score_events(tx, control, as_of)}
+            threshold = load_webhook_settings().score_change_threshold
+            return {"webhook_events": emit_score_events(tx, control, as_of, threshold)}
 
         for result in iter_run_models(
             project,

@@ -37,6 +37,8 @@ organizations = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     _ts("created_at", nullable=False, default=_now),
+    # Points a score must move before score.changed is sent; NULL: DEVSIGNAL_WEBHOOK_SCORE_THRESHOLD.
+    sa.Column("score_change_threshold", sa.Float),
 )
 
 connectors = sa.Table(
@@ -470,6 +472,29 @@ class ControlDB:
         stays clear of pandas' import time."""
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(organizations).order_by(organizations.c.id)))
+
+    def score_thresholds(self) -> dict[str, float]:
+        """The organizations that set their own score.changed threshold, with it."""
+        t = organizations
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.id, t.c.score_change_threshold).where(
+                    t.c.score_change_threshold.is_not(None)
+                )
+            )
+            return {row.id: float(row.score_change_threshold) for row in rows}
+
+    def set_score_threshold(self, org_id: str, points: float | None) -> None:
+        """Set (None: clear, back to the default) an organization's score.changed threshold."""
+        if points is not None and not (0 <= points < float("inf")):
+            raise ControlDBError(f"a score threshold is a number of points >= 0, got {points}")
+        with self.engine.begin() as conn:
+            self.require_organization(conn, org_id)
+            conn.execute(
+                sa.update(organizations)
+                .where(organizations.c.id == org_id)
+                .values(score_change_threshold=points)
+            )
 
     def require_organization(self, conn: sa.Connection, org_id: str) -> None:
         if (

@@ -196,6 +196,22 @@ RAW_SYNC_CURSORS = TableSpec(
     touched_on_change=("updated_at",),
 )
 
+RAW_SCORE_EVENT_BASELINE = TableSpec(
+    schema="raw",
+    name="score_event_baseline",
+    description="Per account, the score and tier its customers' automations last heard of: those of "
+    "the last score.changed / tier.changed event, or of its first snapshot. score.changed fires "
+    "when a snapshot's score is the organization's threshold away from it (lib/webhooks/emit.py).",
+    columns=(
+        _org(),
+        Column("company_id", "text", "The account.", False),
+        Column("score", "double", "The score the last event carried."),
+        Column("tier", "text", "The tier the last event carried."),
+        Column("snapshot_at", "timestamptz", "The snapshot that score comes from.", False),
+    ),
+    primary_key=("organization_id", "company_id"),
+)
+
 RAW_QUARANTINE = TableSpec(
     schema="raw",
     name="quarantine",
@@ -812,6 +828,7 @@ WAREHOUSE_TABLES: tuple[TableSpec, ...] = (
     RAW_GITHUB_USERS,
     RAW_SYNC_CURSORS,
     RAW_QUARANTINE,
+    RAW_SCORE_EVENT_BASELINE,
     CORE_IDENTITY_LINKS,
     CORE_COMPANIES,
     CORE_CONTACTS,

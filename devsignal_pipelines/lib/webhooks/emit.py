@@ -27,6 +27,7 @@ from devsignal_pipelines.lib.stores.tables import (
     CORE_COMPANIES,
     CORE_CONTACTS,
     CORE_SIGNALS,
+    RAW_SCORE_EVENT_BASELINE,
     TableSpec,
 )
 from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
@@ -201,7 +202,10 @@ def emit_changes(
 
 
 def emit_score_events(
-    warehouse: Warehouse | WarehouseTransaction, control: ControlDB, snapshot_at: datetime
+    warehouse: Warehouse | WarehouseTransaction,
+    control: ControlDB,
+    snapshot_at: datetime,
+    default_threshold: float = 5.0,
 ) -> int:
     """score.changed / tier.changed for the snapshot at `snapshot_at`; returns new events.
 
@@ -209,24 +213,31 @@ def emit_score_events(
     the outbox before that snapshot commits, so a failed outbox write rolls the snapshot back
     and the next run finds the same change again instead of losing it.
 
-    Each (organization_id, company_id) row of the snapshot is compared with that company's
-    previous snapshot (the latest snapshot_at before this one). A different score gives
-    score.changed; a different tier gives tier.changed *and* score.changed. A company's first
-    snapshot has nothing to compare with and emits nothing. Ids come from (organization,
-    company, snapshot_at), so running this again for the same snapshot adds nothing.
+    Each (organization_id, company_id) row of the snapshot is compared with what the account's
+    subscribers last heard (raw.score_event_baseline: the score and tier of the last event sent
+    for it; before any, its previous snapshot). A different tier gives tier.changed; a score that
+    moved at least the organization's threshold (ControlDB.score_thresholds, else
+    `default_threshold`, DEVSIGNAL_WEBHOOK_SCORE_THRESHOLD) gives score.changed. A slow drift is
+    therefore reported once it adds up, and decay of a point per snapshot is not a stream of
+    events. A company's first snapshot has nothing to compare with and emits nothing. Ids come
+    from (organization, company, snapshot_at), and a snapshot not newer than the baseline is
+    skipped, so running this again for the same snapshot adds nothing.
     """
     if snapshot_at.tzinfo is None:
         raise ValueError(
             f"snapshot_at {snapshot_at!r} has no time zone; pass an aware UTC datetime "
             "(the snapshot_at stored in core.account_score_history)"
         )
-    read = warehouse.fetch_df if isinstance(warehouse, WarehouseTransaction) else warehouse.read_df
     if not warehouse.table_exists(SCORE_HISTORY):
         raise LookupError(
             f"{SCORE_HISTORY} does not exist in the warehouse; materialize it before emitting "
             "score events"
         )
-    frame = read(
+    if not isinstance(warehouse, WarehouseTransaction):
+        with warehouse.transaction() as tx:
+            return emit_score_events(tx, control, snapshot_at, default_threshold)
+    tx = warehouse
+    frame = tx.fetch_df(
         f"""
         WITH cur AS (SELECT * FROM {SCORE_HISTORY} WHERE snapshot_at = :t),
         prev_at AS (
@@ -242,35 +253,67 @@ def emit_score_events(
                 AND p.company_id = h.company_id AND p.snapshot_at = h.snapshot_at
         )
         SELECT cur.organization_id, cur.company_id, co.name AS company_name,
-               co.domain AS company_domain, cur.score, prev.score AS previous_score,
-               cur.tier, prev.tier AS previous_tier, cur.signals, cur.last_signal_at,
-               cur.snapshot_at, prev.snapshot_at AS previous_snapshot_at
+               co.domain AS company_domain, cur.score,
+               CASE WHEN b.company_id IS NULL THEN prev.score ELSE b.score END AS previous_score,
+               cur.tier,
+               CASE WHEN b.company_id IS NULL THEN prev.tier ELSE b.tier END AS previous_tier,
+               cur.signals, cur.last_signal_at, cur.snapshot_at,
+               coalesce(b.snapshot_at, prev.snapshot_at) AS previous_snapshot_at
         FROM cur
-        JOIN prev ON prev.organization_id = cur.organization_id AND prev.company_id = cur.company_id
+        LEFT JOIN {RAW_SCORE_EVENT_BASELINE.qualified_name} b
+            ON b.organization_id = cur.organization_id AND b.company_id = cur.company_id
+        LEFT JOIN prev ON prev.organization_id = cur.organization_id AND prev.company_id = cur.company_id
         LEFT JOIN core.companies co
             ON co.organization_id = cur.organization_id AND co.company_id = cur.company_id
-        WHERE cur.tier IS DISTINCT FROM prev.tier
-           OR abs(coalesce(cur.score, 0) - coalesce(prev.score, 0)) > {SCORE_EPSILON}
-           OR (cur.score IS NULL) <> (prev.score IS NULL)
         ORDER BY cur.organization_id, cur.company_id
         """,
         {"t": snapshot_at},
     )
-    events = score_events(frame, snapshot_at)
+    thresholds = control.score_thresholds()
+    threshold = frame["organization_id"].map(thresholds).fillna(default_threshold)
+    first = frame["previous_snapshot_at"].isna()
+    newer = first | (pd.to_datetime(frame["previous_snapshot_at"], utc=True) < snapshot_at)
+    score, previous = frame["score"].astype("float64"), frame["previous_score"].astype("float64")
+    tier_changed = ~first & (frame["tier"].astype(object) != frame["previous_tier"].astype(object))
+    score_changed = ~first & (
+        ((score - previous).abs() >= threshold - SCORE_EPSILON) | (score.isna() != previous.isna())
+    )
+    changed = frame[newer & (tier_changed | score_changed)]
+    events = score_events(
+        changed, snapshot_at, score_changed[changed.index], tier_changed[changed.index]
+    )
+    # What subscribers heard of last: the snapshot's values for every account with an event, and
+    # for every account seen the first time.
+    heard = frame[newer & (first | tier_changed | score_changed)]
+    tx.merge(
+        RAW_SCORE_EVENT_BASELINE,
+        heard[["organization_id", "company_id", "score", "tier", "snapshot_at"]],
+    )
     return write_events(control, events)
 
 
-def score_events(frame: pd.DataFrame, snapshot_at: datetime) -> list[Event]:
+def score_events(
+    frame: pd.DataFrame,
+    snapshot_at: datetime,
+    score_changed: pd.Series | None = None,
+    tier_changed: pd.Series | None = None,
+) -> list[Event]:
+    """score.changed and tier.changed events of `frame`'s rows (by default: score.changed for
+    every row, tier.changed where the tier differs)."""
     events: list[Event] = []
     stamp = snapshot_at.astimezone(UTC).isoformat()
-    for row in _records(frame):
+    score_flags = [True] * len(frame) if score_changed is None else score_changed.tolist()
+    tier_flags = (
+        (frame["tier"] != frame["previous_tier"]).tolist()
+        if tier_changed is None
+        else tier_changed.tolist()
+    )
+    for row, score_flag, tier_flag in zip(_records(frame), score_flags, tier_flags, strict=True):
         org, company = row.pop("organization_id"), row["company_id"]
         data = {**row}
         if data.get("score") is not None and data.get("previous_score") is not None:
             data["score_delta"] = round(float(data["score"]) - float(data["previous_score"]), 6)
-        types = ["score.changed"]
-        if row["tier"] != row["previous_tier"]:
-            types.append("tier.changed")
+        types = (["score.changed"] if score_flag else []) + (["tier.changed"] if tier_flag else [])
         events.extend(
             Event.build(org, event_type, (company, stamp), snapshot_at, data)
             for event_type in types

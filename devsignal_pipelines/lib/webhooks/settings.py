@@ -31,6 +31,9 @@ class WebhookSettings:
     require_https: bool = False
     # Addresses that may be targeted although private/loopback: for local testing only.
     allowed_networks: tuple[IPNetwork, ...] = ()
+    # score.changed is sent when a score moved this many points since the last event sent for
+    # the account (tier.changed always); an organization may set its own (webhooks score-threshold).
+    score_change_threshold: float = 5.0
 
     @property
     def max_attempts(self) -> int:
@@ -105,4 +108,5 @@ def load_webhook_settings() -> WebhookSettings:
         concurrency=int(_float("DEVSIGNAL_WEBHOOK_CONCURRENCY", 64, minimum=1)),
         require_https=_bool("DEVSIGNAL_WEBHOOK_REQUIRE_HTTPS", False),
         allowed_networks=parse_networks(os.environ.get("DEVSIGNAL_WEBHOOK_ALLOWED_NETWORKS", "")),
+        score_change_threshold=_float("DEVSIGNAL_WEBHOOK_SCORE_THRESHOLD", 5.0),
     )

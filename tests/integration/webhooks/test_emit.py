@@ -143,6 +143,42 @@ def test_score_events_compare_each_company_with_its_previous_snapshot(stores) ->
     assert tier["data"]["previous_score"] == 80.0 and tier["data"]["score_delta"] == -20.0
 
 
+def test_score_changed_waits_for_the_threshold_counted_from_the_last_event_sent(stores) -> None:
+    from devsignal_pipelines.lib.stores.control import ControlDB
+
+    warehouse = Warehouse(stores["warehouse"])
+    warehouse.ensure_tables()
+    control = ControlDB(stores["control"])
+    control.create_all()
+    for org in ("acme", "nimbus"):
+        control.add_organization(org)
+    control.set_score_threshold("nimbus", 1.0)  # nimbus wants every point
+    snapshots = [datetime(2026, 11, 20 + day, tzinfo=UTC) for day in range(5)]
+    # acme co1 decays 2 points a snapshot; co2 crosses a tier boundary by half a point.
+    rows = [("acme", "co1", at, 50.0 - 2 * i, "WARM", 3) for i, at in enumerate(snapshots)]
+    rows += [("acme", "co2", at, 39.5 if i < 2 else 40.0, "COLD" if i < 2 else "WARM", 1)
+             for i, at in enumerate(snapshots)]  # fmt: skip
+    rows += [("nimbus", "co1", at, 50.0 - 2 * i, "WARM", 3) for i, at in enumerate(snapshots)]
+    _history(warehouse, rows)
+    sent = [emit_score_events(warehouse, control, at) for at in snapshots]
+    events = sorted(
+        (e["organization"], e["data"]["company_id"], e["type"], e["data"]["snapshot_at"][:10],
+         e["data"]["previous_score"], e["data"]["score"])
+        for e in (json.loads(p) for p in _outbox(control)["payload"])
+    )  # fmt: skip
+    assert events == [
+        # Decay of 2 a snapshot: reported when it adds up to 5 against what was last sent (50).
+        ("acme", "co1", "score.changed", "2026-11-23", 50.0, 44.0),
+        # A tier change is always sent, a half-point score move is not.
+        ("acme", "co2", "tier.changed", "2026-11-22", 39.5, 40.0),
+        # Nimbus set 1 point: every snapshot.
+        *[("nimbus", "co1", "score.changed", f"2026-11-{21 + i}", 50.0 - 2 * i, 48.0 - 2 * i)
+          for i in range(4)],
+    ]  # fmt: skip
+    assert sent == [0, 1, 2, 2, 1]
+    assert emit_score_events(warehouse, control, snapshots[3]) == 0  # an old snapshot again
+
+
 @DUCKDB_ONLY
 def test_score_events_need_the_history_table_and_an_aware_time(stores) -> None:
     from devsignal_pipelines.lib.stores.control import ControlDB
