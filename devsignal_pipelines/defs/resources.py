@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field
 
 from devsignal_pipelines.instance import process_tags
@@ -19,6 +20,7 @@ from devsignal_pipelines.lib.sources.credentials import (
     redact_credentials_in_http_logs,
 )
 from devsignal_pipelines.lib.sources.enrichment.client import EnrichmentClient
+from devsignal_pipelines.lib.sources.enrichment.sync import RefreshPolicy
 from devsignal_pipelines.lib.sources.github.client import GitHubClient
 from devsignal_pipelines.lib.sources.http import DEFAULT_WAIT_BUDGET_S, RetryPolicy
 from devsignal_pipelines.lib.sources.stackoverflow.client import StackExchangeClient
@@ -219,6 +221,14 @@ class EnrichmentResource(dg.ConfigurableResource):
     ttl_hours: float = Field(
         default=24.0, gt=0, description="A cached answer younger than this is not asked again."
     )
+    refresh_found_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="A company or person found is asked again (a billed call) after this many days.",
+    )
+    refresh_not_found_days: float = Field(
+        default=7.0, gt=0, description="A not_found or invalid answer is asked again after this."
+    )
     max_in_flight: int = Field(
         default=5, ge=1, le=5, description="Concurrent requests (the vendor allows 5)."
     )
@@ -229,6 +239,13 @@ class EnrichmentResource(dg.ConfigurableResource):
     backoff_base_s: float = 0.5
     max_rate_limit_wait_s: float = 60.0
     rate_limit_wait_budget_s: float = _wait_budget_field()
+
+    def refresh_policy(self) -> RefreshPolicy:
+        return RefreshPolicy(
+            ttl=pd.Timedelta(hours=self.ttl_hours),
+            found=pd.Timedelta(days=self.refresh_found_days),
+            not_found=pd.Timedelta(days=self.refresh_not_found_days),
+        )
 
     def client_for(self, organization_id: str, key_env: str | None) -> EnrichmentClient:
         key, where = lookup_secret(organization_id, "enrichment", key_env, "--key-env")

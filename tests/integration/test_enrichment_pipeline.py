@@ -66,6 +66,18 @@ def test_companies_and_contacts_are_enriched_and_cached(make_pipeline, world) ->
     assert set(api.calls) <= queued
     meta = again.materializations["raw/enrichment_cache"]
     assert meta["lookups"] == sum(api.calls.values()) and meta["cache_hits"] > 0
+    # Steady state: found answers refreshed every 30 days, not found ones every 7, not daily.
+    cached = pipeline.warehouse.read_df(
+        "SELECT status, count(*) AS n FROM raw.enrichment_cache WHERE organization_id = :o "
+        "AND status IN ('found', 'not_found') GROUP BY 1",
+        {"o": org},
+    ).set_index("status")["n"]
+    assert (
+        0
+        < meta["expected_refresh_calls_per_day"]
+        <= round(cached.get("found", 0) / 30 + cached.get("not_found", 0) / 7, 2) + 0.01
+        < cached.sum()
+    )
 
     coverage = pipeline.warehouse.read_df(
         "SELECT * FROM analytics.enrichment_coverage WHERE organization_id = :o", {"o": org}

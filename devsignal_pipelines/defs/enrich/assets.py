@@ -119,7 +119,7 @@ def _sync(store, control, enrichment: EnrichmentResource, organization_id: str, 
     """One organization's enrichment pass; returns the report and the client's API figures."""
     with enrichment.client_for(organization_id, secret_env) as client:
         report = sync_enrichment(
-            store, control, client, organization_id, kinds, pd.Timedelta(hours=enrichment.ttl_hours)
+            store, control, client, organization_id, kinds, enrichment.refresh_policy()
         )
         return report, client.stats.as_metadata()
 

@@ -1,8 +1,11 @@
 """Fill raw.enrichment_cache for one organization: only what is new, stale or still queued.
 
 Inputs are the CRM's company domains and contact emails. Values that are not domains or emails
-are rejected before any call (cached as `invalid`, counted). A cached answer younger than the TTL
-is not asked again, whatever its status, except `queued`, which is asked again on the next run.
+are rejected before any call (cached as `invalid`, counted). Each lookup is billed and
+firmographics change slowly, so a cached answer is asked again only when its status's refresh
+period has passed (RefreshPolicy: found after 30 days, not_found / invalid after 7, and never
+within the 24 h TTL), except `queued`, which is asked again on the next run. New keys are asked at
+once.
 Answers are written every few batches: each row is independent, so a crash keeps what was paid
 for and the next run continues with the rest.
 """
@@ -33,6 +36,28 @@ from devsignal_pipelines.lib.stores.warehouse import Warehouse
 KINDS = ("company", "person")
 FLUSH_EVERY = 200
 DEFAULT_TTL = pd.Timedelta(hours=24)
+REFRESH_FOUND = pd.Timedelta(days=30)
+REFRESH_NOT_FOUND = pd.Timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    """How old a cached answer gets before it is asked again, by status."""
+
+    ttl: pd.Timedelta = DEFAULT_TTL  # no answer is asked again sooner (queued excepted)
+    found: pd.Timedelta = REFRESH_FOUND
+    not_found: pd.Timedelta = REFRESH_NOT_FOUND  # also `invalid` answers of the API
+
+    def max_age(self, status: pd.Series) -> pd.Series:
+        """The age at which each cached answer is due again (queued: at once)."""
+        periods = {"found": self.found, "not_found": self.not_found, "invalid": self.not_found}
+        age = status.map(lambda s: max(periods.get(s, self.ttl), self.ttl))
+        return age.where(status != "queued", pd.Timedelta(0))
+
+    def calls_per_day(self, status: pd.Series) -> float:
+        """Refresh calls a day in the steady state for cached answers of these statuses."""
+        days = self.max_age(status[status != "queued"]) / pd.Timedelta(days=1)
+        return float((1 / days).sum()) + float((status == "queued").sum())
 
 
 @dataclass
@@ -45,6 +70,7 @@ class EnrichmentReport:
     missing_key: int = 0
     looked_up: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    expected_calls_per_day: float = 0.0
     seconds: float = 0.0
 
     def as_metadata(self) -> dict[str, Any]:
@@ -56,6 +82,7 @@ class EnrichmentReport:
             "records_without_key": self.missing_key,
             "lookups": self.looked_up,
             **{f"answers_{status}": n for status, n in sorted(self.by_status.items())},
+            "expected_refresh_calls_per_day": round(self.expected_calls_per_day, 2),
             "seconds": round(self.seconds, 3),
         }
 
@@ -76,7 +103,7 @@ def crm_lookup_keys(control: ControlDB, organization_id: str, kinds: Sequence[st
 
 
 def plan(
-    keys: pd.DataFrame, cache: pd.DataFrame, ttl: pd.Timedelta, now: pd.Timestamp
+    keys: pd.DataFrame, cache: pd.DataFrame, policy: RefreshPolicy, now: pd.Timestamp
 ) -> tuple[list[Lookup], pd.DataFrame, int, int]:
     """(lookups to call, rejected rows to cache as invalid, cache hits, records without a key)."""
     present = keys.dropna(subset=["raw"])
@@ -86,7 +113,8 @@ def plan(
         lookup_key=lambda f: f["raw"].astype(str).str.strip().str.lower()
     )
     valid = present.dropna(subset=["lookup_key"]).drop_duplicates(["kind", "lookup_key"])
-    fresh = cache[(cache["status"] != "queued") & (cache["fetched_at"] > now - ttl)]
+    age = now - pd.to_datetime(cache["fetched_at"], utc=True)
+    fresh = cache[age < policy.max_age(cache["status"])]
     merged = valid.merge(
         fresh[["kind", "lookup_key"]], on=["kind", "lookup_key"], how="left", indicator=True
     )
@@ -149,7 +177,7 @@ def sync_enrichment(
     client: EnrichmentClient,
     organization_id: str,
     kinds: Sequence[str] = KINDS,
-    ttl: pd.Timedelta = DEFAULT_TTL,
+    policy: RefreshPolicy = RefreshPolicy(),
 ) -> EnrichmentReport:
     started = time.perf_counter()
     kinds = [k for k in KINDS if k in kinds]
@@ -161,7 +189,7 @@ def sync_enrichment(
         {"o": organization_id},
     )
     now = pd.Timestamp.now(tz="UTC")
-    lookups, rejected, report.cache_hits, report.missing_key = plan(keys, cache, ttl, now)
+    lookups, rejected, report.cache_hits, report.missing_key = plan(keys, cache, policy, now)
     report.rejected_before_call = len(rejected)
     if not rejected.empty:
         with warehouse.transaction() as tx:
@@ -190,5 +218,14 @@ def sync_enrichment(
     finally:
         flush()  # keep what was paid for, even when the run stops on an error
     report.looked_up = len(lookups)
+    # The steady state for the keys the CRM has now: each answer asked again once a period.
+    cache = warehouse.read_df(
+        "SELECT kind, lookup_key, status FROM raw.enrichment_cache WHERE organization_id = :o",
+        {"o": organization_id},
+    )
+    current = cache.merge(keys.dropna(subset=["lookup_key"]), on=["kind", "lookup_key"])
+    report.expected_calls_per_day = policy.calls_per_day(
+        current.drop_duplicates(["kind", "lookup_key"])["status"]
+    )
     report.seconds = time.perf_counter() - started
     return report
