@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import re
 import secrets as _random
 from dataclasses import dataclass
@@ -253,6 +256,168 @@ def recent_events(
         stmt = stmt.where(e.c.event_type == event_type)
     with control.engine.connect() as conn:
         return [r[0] for r in conn.execute(stmt)]
+
+
+def update_url(
+    control: ControlDB,
+    subscription_id: str,
+    url: str,
+    settings: WebhookSettings,
+    organization_id: str | None = None,
+) -> dict[str, Any]:
+    """Point a subscription at another URL (checked with the SSRF rules, as at subscribe);
+    its status and secret stay, the failure clock restarts. Pending deliveries go to the new URL."""
+    get_subscription(control, subscription_id, organization_id)
+    check_url(url, settings)
+    s = c.webhook_subscriptions
+    with control.begin() as conn:
+        conn.execute(
+            sa.update(s)
+            .where(s.c.id == subscription_id)
+            .values(url=url, failing_since=None, updated_at=_now())
+        )
+    return get_subscription(control, subscription_id)
+
+
+# --- polling the outbox (REST-hook fallback) ---------------------------------------------------
+
+# webhook_events ids are content hashes (they order nothing) and created_at is taken when a
+# change is computed, before its transaction commits: an event can become visible after a later
+# one. A poll therefore looks back POLL_OVERLAP behind the newest event it has returned and skips
+# what it already returned there (the cursor carries those ids, as 6-byte hashes). An event
+# committed more than POLL_OVERLAP after its created_at could still be missed.
+POLL_OVERLAP = timedelta(minutes=10)
+POLL_MAX_SEEN = 500  # ids a cursor remembers; past that its floor moves up instead
+
+
+def _seen_key(event_id: str) -> bytes:
+    return hashlib.sha256(event_id.encode()).digest()[:6]
+
+
+@dataclass(frozen=True)
+class PollCursor:
+    """Where a poller is: the newest created_at returned (`watermark`), the ids returned within
+    POLL_OVERLAP before it (`seen`), and a floor nothing at or before is returned again
+    ((created_at, id); id None: everything at that time is excluded too)."""
+
+    watermark: datetime
+    seen: frozenset[bytes] = frozenset()
+    floor: tuple[datetime, str | None] | None = None
+
+
+def poll_start_at_event(control: ControlDB, organization_id: str, event_id: str) -> PollCursor:
+    """The cursor just after one of the organization's events; NotFoundError when unknown."""
+    e = c.webhook_events
+    with control.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(e.c.created_at).where(
+                e.c.id == event_id, e.c.organization_id == organization_id
+            )
+        ).first()
+    if row is None:
+        raise NotFoundError(f"no event {event_id!r}")
+    created = _aware(row.created_at)
+    return PollCursor(created, floor=(created, event_id))
+
+
+def poll_events(
+    control: ControlDB,
+    organization_id: str,
+    event_type: str | None,
+    cursor: PollCursor,
+    limit: int = 20,
+) -> tuple[list[str], PollCursor]:
+    """Payloads after `cursor`, oldest first (created_at, id), and the cursor to pass next: with
+    it, no event is returned twice, and an event committed late (within POLL_OVERLAP of its
+    created_at) is still returned."""
+    e = c.webhook_events
+    lower = cursor.watermark - POLL_OVERLAP
+    stmt = sa.select(e.c.id, e.c.created_at, e.c.payload).where(
+        e.c.organization_id == organization_id,
+        e.c.is_test.is_(False),
+        e.c.created_at > lower.astimezone(UTC),
+    )
+    if event_type:
+        stmt = stmt.where(e.c.event_type == event_type)
+    if cursor.floor is not None:
+        floor_at, floor_id = cursor.floor
+        floor_at = floor_at.astimezone(UTC)
+        stmt = stmt.where(
+            e.c.created_at > floor_at
+            if floor_id is None
+            else sa.or_(
+                e.c.created_at > floor_at, sa.and_(e.c.created_at == floor_at, e.c.id > floor_id)
+            )
+        )
+    fetch = limit + len(cursor.seen)  # at least `limit` unseen ones when there are that many
+    stmt = stmt.order_by(e.c.created_at, e.c.id).limit(fetch)
+    with control.engine.connect() as conn:
+        rows = [(r.id, _aware(r.created_at), r.payload) for r in conn.execute(stmt)]
+    returned: list[tuple[str, datetime, str]] = []
+    encountered: dict[bytes, tuple[datetime, str]] = {}
+    for event_id, created, payload in rows:
+        key = _seen_key(event_id)
+        if key in cursor.seen:
+            encountered[key] = (created, event_id)
+        elif len(returned) < limit:
+            returned.append((event_id, created, payload))
+            encountered[key] = (created, event_id)
+    watermark = max([cursor.watermark, *(r[1] for r in returned)])
+    window_start = watermark - POLL_OVERLAP
+    # Remembered: what was returned (now or before) and is still inside the look-back window.
+    # A remembered id the scan did not reach lies after it (keep it); one a complete scan did
+    # not find is gone.
+    complete = len(rows) < fetch
+    kept = {k: v for k, v in encountered.items() if v[0] > window_start}
+    carried = set() if complete else set(cursor.seen) - set(encountered)
+    floor = cursor.floor
+    if floor is not None and floor[0] <= window_start:
+        floor = None  # the look-back window no longer reaches it
+    if len(kept) + len(carried) > POLL_MAX_SEEN:
+        # Too many to carry: forget the oldest and move the floor past them instead.
+        ordered = sorted(kept.items(), key=lambda kv: kv[1])
+        drop = len(kept) + len(carried) - POLL_MAX_SEEN
+        floor = ordered[drop - 1][1] if drop <= len(ordered) else ordered[-1][1]
+        kept = dict(ordered[drop:])
+    return [r[2] for r in returned], PollCursor(
+        watermark, frozenset(kept) | frozenset(carried), floor
+    )
+
+
+def encode_poll_cursor(cursor: PollCursor, event_type: str | None) -> str:
+    state = {
+        "v": 1,
+        "type": event_type,
+        "w": cursor.watermark.astimezone(UTC).isoformat(),
+        "s": base64.b64encode(b"".join(sorted(cursor.seen))).decode(),
+        "f": None
+        if cursor.floor is None
+        else [cursor.floor[0].astimezone(UTC).isoformat(), cursor.floor[1]],
+    }
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
+def decode_poll_cursor(token: str, event_type: str | None) -> PollCursor:
+    """ValueError when the token is not one encode_poll_cursor made for `event_type`."""
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        if not isinstance(state, dict) or state.get("v") != 1:
+            raise ValueError
+        seen_bytes = base64.b64decode(state["s"], validate=True)
+        watermark = datetime.fromisoformat(state["w"])
+        floor = state["f"]
+        if floor is not None:
+            floor = (datetime.fromisoformat(floor[0]), floor[1])
+        if watermark.tzinfo is None or len(seen_bytes) % 6:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, IndexError, binascii.Error, UnicodeDecodeError):
+        raise ValueError("not a cursor this API returned (pass `next_cursor` unchanged)") from None
+    if state.get("type") != event_type:
+        raise ValueError(
+            f"this cursor is for type={state.get('type')!r}; use it with that type only"
+        )
+    seen = frozenset(seen_bytes[i : i + 6] for i in range(0, len(seen_bytes), 6))
+    return PollCursor(watermark, seen, floor)
 
 
 # --- API keys ----------------------------------------------------------------------------------
