@@ -20,6 +20,7 @@ from datetime import datetime
 from devsignal_pipelines.lib.sql_models.compile import compile_model
 from devsignal_pipelines.lib.sql_models.errors import ModelError
 from devsignal_pipelines.lib.sql_models.project import Model, Project
+from devsignal_pipelines.lib.stores.comments import write_comments
 from devsignal_pipelines.lib.stores.warehouse import WarehouseTransaction
 
 
@@ -87,6 +88,11 @@ def build_model(
             else "replaced"
         )
     _check_documented_columns(tx, model)
+    if model.materialized != "view":
+        # schema.yml's descriptions into the catalog (persist_docs); a rebuilt table has none.
+        write_comments(
+            tx, model.relation, model.description, {c.name: c.description for c in model.columns}
+        )
     for view in dropped_views:
         view_sql = compile_model(project, view, as_of=as_of, dialect=tx.dialect)
         tx.execute_sql(f"DROP VIEW IF EXISTS {view.relation} CASCADE")

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from devsignal_pipelines.lib.json_frames import dumps_column
+from devsignal_pipelines.lib.stores import comments
 from devsignal_pipelines.lib.stores.tables import (
     RAW_SYNC_CURSORS,
     WAREHOUSE_TABLES,
@@ -304,35 +305,39 @@ class Warehouse:
     # --- schema --------------------------------------------------------------------------------
 
     def ensure_tables(self, specs: Sequence[TableSpec] = WAREHOUSE_TABLES) -> None:
-        """Create the schemas and any missing table or column (additive migrations only).
+        """Create the schemas and any missing table or column (additive migrations only), and
+        write the specs' descriptions into the catalog (COMMENT ON) where they differ.
 
-        One catalog query finds what exists, so a warehouse that is up to date (every run's
-        resources ask) costs a few milliseconds, not a statement per table.
+        One catalog query finds what exists and its comments, so a warehouse that is up to date
+        (every run's resources ask) costs a few milliseconds, not a statement per table.
         """
         with self.transaction() as tx:
             if self.dialect == "postgres":
                 # Runs for several organizations start at once; one creates, the others wait.
                 tx.execute("SELECT pg_advisory_xact_lock(8675309)")
-            catalog = tx.fetch_df(
-                "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                f"WHERE table_schema IN ({', '.join(repr(s) for s in SCHEMAS)})"
-            )
-            existing: dict[tuple[str, str], set[str]] = {}
-            for schema, table, column in catalog.itertuples(index=False, name=None):
-                existing.setdefault((schema, table), set()).add(column)
+            existing = comments.read_catalog(tx, SCHEMAS)
             for schema in SCHEMAS:
                 tx.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for spec in specs:
-                columns = existing.get((spec.schema, spec.name))
-                if columns is None:
+                current = existing.get((spec.schema, spec.name))
+                if current is None:
                     tx.execute(spec.ddl(self.dialect))
-                    continue
-                for column in spec.columns:
-                    if column.name not in columns:
-                        tx.execute(
-                            f"ALTER TABLE {spec.qualified_name} ADD COLUMN {column.name} "
-                            f"{spec.column_type(column.name, self.dialect)}"
-                        )
+                else:
+                    for column in spec.columns:
+                        if column.name not in current.columns:
+                            tx.execute(
+                                f"ALTER TABLE {spec.qualified_name} ADD COLUMN {column.name} "
+                                f"{spec.column_type(column.name, self.dialect)}"
+                            )
+                comments.apply_comments(
+                    tx,
+                    comments.changed_comments(
+                        spec.qualified_name,
+                        spec.description,
+                        {c.name: c.description for c in spec.columns},
+                        current,
+                    ),
+                )
 
     # --- cursors -------------------------------------------------------------------------------
 
