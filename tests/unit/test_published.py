@@ -237,3 +237,27 @@ def test_an_organization_without_rows_leaves_the_view_and_an_empty_table_still_a
 def test_postgres_has_nothing_to_publish(directory) -> None:
     with pytest.raises(ValueError, match="query the database directly"):
         publish(Warehouse("postgresql://postgres@127.0.0.1:5432/none"), directory)
+
+
+def test_the_views_carry_the_warehouses_descriptions(warehouse, directory) -> None:
+    with warehouse.transaction() as tx:
+        tx.execute_sql("COMMENT ON TABLE core.signals IS 'One row per signal, it''s unified.'")
+        tx.execute_sql("COMMENT ON COLUMN core.signals.score IS 'How strong it is.'")
+    publish(warehouse, directory)
+    views = directory / VIEWS_FILE
+    assert _read(views, "SELECT comment FROM duckdb_views() WHERE view_name = 'signals'") == [
+        ("One row per signal, it's unified.",)
+    ]
+    assert _read(
+        views,
+        "SELECT comment FROM duckdb_columns() WHERE table_name = 'signals' AND column_name = 'score'",
+    ) == [("How strong it is.",)]
+
+    with warehouse.transaction() as tx:  # a description changed, the data did not
+        tx.execute_sql("COMMENT ON COLUMN core.signals.score IS 'Strength.'")
+    report = publish(warehouse, directory)
+    assert report.written == {}
+    assert _read(
+        views,
+        "SELECT comment FROM duckdb_columns() WHERE table_name = 'signals' AND column_name = 'score'",
+    ) == [("Strength.",)]

@@ -64,6 +64,7 @@ class PublishReport:
     unchanged: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     deleted_files: int = 0
+    comments_changed: bool = False
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -118,10 +119,15 @@ def publish(
             relations = _published_relations(con)
             wanted = set(relations) if tables is None else set(tables) & set(relations)
             wanted |= set(relations) - set(entries)
+            comments = _comments(con)
             for name in sorted(wanted):
                 entry, written = _publish_table(
                     con, directory, name, relations[name], entries.get(name), scope, retired
                 )
+                # The warehouse's table and column descriptions (COMMENT ON), for the views.
+                entry["comments"] = comments.get(name, {})
+                if entry["comments"] != (entries.get(name) or {}).get("comments"):
+                    report.comments_changed = True
                 entries[name] = entry
                 if written:
                     report.written[name] = written
@@ -136,6 +142,7 @@ def publish(
         if (
             report.written
             or report.dropped
+            or report.comments_changed
             or manifest.get("directory") != str(directory)
             or manifest.get("views") != _file_identity(views)
         ):
@@ -248,6 +255,21 @@ def _published_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(rows)
 
 
+def _comments(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """{'core.signals': {'': table comment, column: comment, ...}} of the published relations."""
+    schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
+    where = f"database_name = current_database() AND schema_name IN ({schemas}) AND comment <> ''"
+    rows = con.execute(
+        f"SELECT schema_name || '.' || table_name, '', comment FROM duckdb_tables() WHERE {where} "
+        f"UNION ALL SELECT schema_name || '.' || table_name, column_name, comment "
+        f"FROM duckdb_columns() WHERE {where}"
+    ).fetchall()
+    comments: dict[str, dict[str, str]] = {}
+    for name, column, comment in rows:
+        comments.setdefault(name, {})[column] = comment
+    return comments
+
+
 def _fingerprints(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -335,6 +357,9 @@ def _write_views(views: Path, directory: Path, entries: dict[str, dict]) -> None
                 _literal(directory / part["file"]) for _, part in sorted(entry["parts"].items())
             )
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{files}])")
+            for column, comment in sorted(entry.get("comments", {}).items()):
+                target = f"VIEW {name}" if not column else f'COLUMN {name}."{column}"'
+                con.execute(f"COMMENT ON {target} IS {_quoted(comment)}")
         con.execute(
             "CREATE TABLE published_tables (table_name VARCHAR, organizations BIGINT, rows BIGINT, "
             "bytes BIGINT, published_at TIMESTAMPTZ, version VARCHAR, directory VARCHAR)"
@@ -440,6 +465,10 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _literal(path: Path) -> str:
