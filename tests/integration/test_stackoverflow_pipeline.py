@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
 
+from devsignal_pipelines.lib.sources.stackoverflow.sync import HTML_UNESCAPED_CURSOR
 from devsignal_pipelines.sandbox.faults import Faults
+from devsignal_pipelines.sandbox.stackexchange.index import StackOverflowIndex
 from devsignal_pipelines.sandbox.world import World
 
 DUCKDB_ONLY = pytest.mark.parametrize("stores", ["duckdb"], indirect=True)
@@ -208,3 +212,157 @@ def test_an_unknown_tag_is_a_clean_empty_materialization(make_pipeline, world) -
     outcome = pipeline.sync(org, "stackoverflow")
     assert outcome.success, outcome.error
     assert outcome.materializations["raw/so_questions"]["dagster/row_count"] == 0
+
+
+# --- HTML entities: the API encodes titles and names, the warehouse stores them unescaped, once ----
+
+ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-f]+|[a-z]+);", re.I)
+
+
+def _titles(pipeline, organization_id: str) -> dict[int, str]:
+    frame = pipeline.warehouse.read_df(
+        "SELECT question_id, title FROM raw.so_questions WHERE organization_id = :o",
+        {"o": organization_id},
+    )
+    return dict(zip(frame["question_id"].astype(int), frame["title"], strict=True))
+
+
+def _signal_titles(pipeline, organization_id: str) -> list[str]:
+    frame = pipeline.warehouse.read_df(
+        "SELECT metadata FROM core.signals WHERE organization_id = :o AND source = 'stackoverflow'",
+        {"o": organization_id},
+    )
+    metadata = frame["metadata"].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    return [m["title"] for m in metadata]
+
+
+def _sent_titles(world: World, question_ids) -> dict[int, str]:
+    """The titles as the sandbox serves them (HTML-encoded, like the real API)."""
+    wanted = set(question_ids)
+    return {q["question_id"]: q["title"] for q in world.so_questions if q["question_id"] in wanted}
+
+
+@DUCKDB_ONLY
+def test_titles_are_stored_and_signalled_unescaped(make_pipeline, world) -> None:
+    pipeline = make_pipeline(NO_BACKOFF)
+    org = world.organizations[0].id
+    assert pipeline.sync(org, "stackoverflow").success
+
+    stored = _titles(pipeline, org)
+    sent = _sent_titles(world, stored)
+    assert any(ENTITY.search(title) for title in sent.values()), "the sandbox sends &#39; etc."
+    assert stored == {qid: html.unescape(title) for qid, title in sent.items()}
+    assert not [t for t in stored.values() if ENTITY.search(t)]
+    signal_titles = _signal_titles(pipeline, org)
+    assert signal_titles and not [t for t in signal_titles if ENTITY.search(t)]
+    assert any("'" in t or '"' in t for t in signal_titles)
+
+
+@DUCKDB_ONLY
+def test_text_is_unescaped_exactly_once(make_pipeline, world, monkeypatch) -> None:
+    """A title typed with a literal "&lt;" comes as "&amp;lt;" and is stored as "&lt;", never "<"
+    (not at ingest, not by a later sync); display names are unescaped too."""
+    org = world.organizations[0].id
+    target = min(expected_questions(world, org, world.anchor))
+    question = next(q for q in world.so_questions if q["question_id"] == target)
+    owner_id = question["owner"]["user_id"]
+    encoded_title = "Why is &amp;lt;div&amp;gt; shown as text in &quot;AcmeDB&quot;?"
+    encoded_name = "Se&#225;n O&#39;Brien &amp;amp; Co"
+
+    original_question = StackOverflowIndex.question
+    original_users = StackOverflowIndex.user_listing
+
+    def question_with_entities(self, position: int, now: int) -> dict:
+        item = original_question(self, position, now)
+        if item["question_id"] == target:
+            item["title"] = encoded_title
+            item["owner"] = {**item["owner"], "display_name": encoded_name}
+        return item
+
+    def users_with_entities(self, user_ids, sort, now):
+        return [
+            (*row[:3], {**row[3], "display_name": encoded_name} if row[1] == owner_id else row[3])
+            for row in original_users(self, user_ids, sort, now)
+        ]
+
+    monkeypatch.setattr(StackOverflowIndex, "question", question_with_entities)
+    monkeypatch.setattr(StackOverflowIndex, "user_listing", users_with_entities)
+    pipeline = make_pipeline(NO_BACKOFF)
+    for _ in range(2):  # the second sync must not unescape what the first stored
+        assert pipeline.sync(org, "stackoverflow").success
+        row = pipeline.warehouse.read_df(
+            "SELECT q.title, q.owner_display_name, u.display_name FROM raw.so_questions q "
+            "JOIN raw.so_users u ON u.organization_id = q.organization_id "
+            "AND u.user_id = q.owner_user_id WHERE q.organization_id = :o AND q.question_id = :q",
+            {"o": org, "q": target},
+        )
+        assert row.iloc[0].tolist() == [
+            'Why is &lt;div&gt; shown as text in "AcmeDB"?',
+            "Seán O'Brien &amp; Co",
+            "Seán O'Brien &amp; Co",
+        ]
+        assert 'Why is &lt;div&gt; shown as text in "AcmeDB"?' in _signal_titles(pipeline, org)
+
+
+def test_rows_stored_encoded_before_are_fixed_by_the_next_sync(make_pipeline, world) -> None:
+    pipeline = make_pipeline(NO_BACKOFF)
+    org = world.organizations[0].id
+    assert pipeline.sync(org, "stackoverflow").success
+    sent = _sent_titles(world, _titles(pipeline, org))
+    literal = min(sent)  # stored by an older version as the API sent it: double-encoded
+    sent[literal] = "Generic &amp;lt;T&amp;gt; with &#39;AcmeDB&#39;"
+    user_id = int(
+        pipeline.warehouse.scalar(
+            "SELECT min(user_id) FROM raw.so_users WHERE organization_id = :o", {"o": org}
+        )
+    )
+    # What versions before the fix stored: the API's text as sent, and no html_unescaped cursor.
+    with pipeline.warehouse.transaction() as tx:
+        for qid, title in sent.items():
+            tx.execute(
+                "UPDATE raw.so_questions SET title = :t WHERE organization_id = :o AND question_id = :q",
+                {"t": title, "o": org, "q": qid},
+            )
+        tx.execute(
+            "UPDATE raw.so_users SET display_name = 'O&#39;Brien' WHERE organization_id = :o "
+            "AND user_id = :u",
+            {"o": org, "u": user_id},
+        )
+        tx.execute(
+            "DELETE FROM raw.sync_cursors WHERE organization_id = :o AND source = 'stackoverflow' "
+            "AND cursor_name = :c",
+            {"o": org, "c": HTML_UNESCAPED_CURSOR},
+        )
+    assert any(ENTITY.search(t) for t in _titles(pipeline, org).values())
+
+    pipeline.server.state.clear_requests()
+    outcome = pipeline.sync(org, "stackoverflow")
+    assert outcome.success, outcome.error
+    # The cursor did not bring those questions again: the sync fixed what was stored.
+    read_again = {
+        int(i)
+        for r in pipeline.server.state.requests
+        if r.path.startswith("/2.3/questions/")
+        for i in r.path.split("/")[3].split(";")
+        if i.isdigit()
+    }
+    assert len(read_again) < len(sent), read_again
+    stored = _titles(pipeline, org)
+    assert stored == {qid: html.unescape(title) for qid, title in sent.items()}
+    assert stored[literal] == "Generic &lt;T&gt; with 'AcmeDB'"
+    assert not [t for qid, t in stored.items() if qid != literal and ENTITY.search(t)]
+    assert outcome.materializations["raw/so_questions"]["html_unescaped_rows"] > 0
+    # core.signals is rebuilt from raw: its titles are the fixed ones.
+    assert set(_signal_titles(pipeline, org)) == set(stored.values())
+    assert (
+        pipeline.warehouse.scalar(
+            "SELECT display_name FROM raw.so_users WHERE organization_id = :o AND user_id = :u",
+            {"o": org, "u": user_id},
+        )
+        == "O'Brien"
+    )
+    assert pipeline.warehouse.get_cursor(org, "stackoverflow", HTML_UNESCAPED_CURSOR) == "1"
+
+    # Once: the next sync leaves the literal "&lt;" alone.
+    assert pipeline.sync(org, "stackoverflow").success
+    assert _titles(pipeline, org)[literal] == "Generic &lt;T&gt; with 'AcmeDB'"

@@ -289,7 +289,11 @@ RAW_SO_QUESTIONS = TableSpec(
     columns=(
         _org(),
         Column("question_id", "bigint", "Permanent question id.", False),
-        Column("title", "text", "Question title (HTML entities as sent by the API)."),
+        Column(
+            "title",
+            "text",
+            "Question title, HTML entities decoded (the API sends them encoded; payload keeps that).",
+        ),
         Column("tags", "json", "JSON array of all the question's tags."),
         Column(
             "matched_tags", "json", "JSON array of the organization's tracked tags on the question."

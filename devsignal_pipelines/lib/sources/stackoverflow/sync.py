@@ -14,10 +14,18 @@ until they parse or MAX_MALFORMED_RETRIES reads failed (lib/quarantine.py): ques
 its question again, which brings all of that question's answers; users with `/users/{ids}`.
 They join the run's questions and users, so they go through the same answers, profiles and frames
 as listed ones, but move no tag cursor.
+
+The API sends the text people read HTML-encoded (`What&#39;s new`, `&quot;yield&quot;`): question
+titles, display names and locations (HTML_TEXT_COLUMNS) are unescaped exactly once, when the frames
+are built (`payload` keeps the record as sent). Rows stored encoded by versions before that are
+unescaped once by the next sync, in its transaction, which then sets the organization's
+`html_unescaped` cursor so that no row is ever unescaped twice (a title typed with a literal
+`&lt;` arrives as `&amp;lt;`, is stored as `&lt;`, and must stay so).
 """
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -42,10 +50,20 @@ from devsignal_pipelines.lib.stores.tables import (
     RAW_SO_ANSWERS,
     RAW_SO_QUESTIONS,
     RAW_SO_USERS,
+    TableSpec,
 )
-from devsignal_pipelines.lib.stores.warehouse import Warehouse
+from devsignal_pipelines.lib.stores.warehouse import Warehouse, WarehouseTransaction
 
 SOURCE = "stackoverflow"
+
+# Text columns the API sends HTML-encoded, stored unescaped (once: see the module docstring).
+HTML_TEXT_COLUMNS: tuple[tuple[TableSpec, tuple[str, ...]], ...] = (
+    (RAW_SO_QUESTIONS, ("title", "owner_display_name")),
+    (RAW_SO_ANSWERS, ("owner_display_name",)),
+    (RAW_SO_USERS, ("display_name", "location")),
+)
+# Set (value "1") once an organization's rows stored HTML-encoded by earlier versions were unescaped.
+HTML_UNESCAPED_CURSOR = "html_unescaped"
 
 
 def cursor_name(tag: str) -> str:
@@ -68,6 +86,7 @@ class StackOverflowSyncReport:
     cursors: dict[str, int | None]
     seconds: float
     refetch: RefetchCounts = field(default_factory=RefetchCounts)
+    html_unescaped_rows: int = 0  # rows stored HTML-encoded by earlier versions, fixed by this run
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -82,6 +101,7 @@ class StackOverflowSyncReport:
             "quarantined_records": self.quarantined,
             "stopped_early": self.stopped_early or "",
             **self.refetch.as_metadata(),
+            "html_unescaped_rows": self.html_unescaped_rows,
             "seconds": round(self.seconds, 3),
         }
 
@@ -296,6 +316,15 @@ def _fetch(
 # --- frames ---------------------------------------------------------------------------------------
 
 
+def unescape_html(values: Sequence[Any] | pd.Series) -> pd.Series:
+    """HTML entities decoded in the strings (once); None and other values stay as they are."""
+    series = pd.Series(values, dtype="object").copy()
+    text = series.map(lambda v: isinstance(v, str)).astype(bool)
+    if text.any():
+        series[text] = series[text].map(html.unescape)
+    return series
+
+
 def _epoch(values: list[Any]) -> pd.Series:
     return pd.to_datetime(pd.Series(values, dtype="Float64"), unit="s", utc=True)
 
@@ -305,7 +334,7 @@ def _owner_columns(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {
         "owner_user_id": [o.get("user_id") for o in owners],
         "owner_account_id": [o.get("account_id") for o in owners],
-        "owner_display_name": [o.get("display_name") for o in owners],
+        "owner_display_name": unescape_html([o.get("display_name") for o in owners]),
         "owner_user_type": [o.get("user_type") for o in owners],
     }
 
@@ -318,7 +347,7 @@ def questions_frame(organization_id: str, fetched: _Fetched, now: pd.Timestamp) 
         {
             "organization_id": organization_id,
             "question_id": [q["question_id"] for q in items],
-            "title": [q.get("title") for q in items],
+            "title": unescape_html([q.get("title") for q in items]),
             "tags": dumps_column([q["tags"] for q in items]),
             "matched_tags": dumps_column(
                 [sorted(fetched.matched_tags[q["question_id"]]) for q in items]
@@ -376,9 +405,9 @@ def users_frame(
             "organization_id": organization_id,
             "user_id": [u["user_id"] for u in users],
             "account_id": [u.get("account_id") for u in users],
-            "display_name": [u.get("display_name") for u in users],
+            "display_name": unescape_html([u.get("display_name") for u in users]),
             "website_url": [u.get("website_url") or None for u in users],
-            "location": [u.get("location") for u in users],
+            "location": unescape_html([u.get("location") for u in users]),
             "reputation": [u.get("reputation") for u in users],
             "user_type": [u.get("user_type") for u in users],
             "link": [u.get("link") for u in users],
@@ -423,10 +452,16 @@ def sync_stackoverflow(
     fetched = _fetch(client, tags, cursors, known_users, refetch_ids)
 
     now = pd.Timestamp.now(tz="UTC")
+    frames = {
+        RAW_SO_QUESTIONS.name: questions_frame(organization_id, fetched, now),
+        RAW_SO_ANSWERS.name: answers_frame(organization_id, fetched.answers, now),
+        RAW_SO_USERS.name: users_frame(organization_id, fetched.users, now),
+    }
     with warehouse.transaction() as tx:
-        q = tx.merge(RAW_SO_QUESTIONS, questions_frame(organization_id, fetched, now))
-        a = tx.merge(RAW_SO_ANSWERS, answers_frame(organization_id, fetched.answers, now))
-        u = tx.merge(RAW_SO_USERS, users_frame(organization_id, fetched.users, now))
+        unescaped = unescape_stored_rows(tx, organization_id, frames, now)
+        q = tx.merge(RAW_SO_QUESTIONS, frames[RAW_SO_QUESTIONS.name])
+        a = tx.merge(RAW_SO_ANSWERS, frames[RAW_SO_ANSWERS.name])
+        u = tx.merge(RAW_SO_USERS, frames[RAW_SO_USERS.name])
         refetch = settle_quarantine(
             tx,
             organization_id,
@@ -457,7 +492,44 @@ def sync_stackoverflow(
         cursors=fetched.cursors,
         seconds=time.perf_counter() - started,
         refetch=refetch,
+        html_unescaped_rows=unescaped,
     )
+
+
+def unescape_stored_rows(
+    tx: WarehouseTransaction,
+    organization_id: str,
+    fresh: dict[str, pd.DataFrame],
+    now: pd.Timestamp,
+) -> int:
+    """Unescape, once, the organization's rows stored HTML-encoded by versions before the frames
+    unescaped their text; returns how many rows changed.
+
+    The `html_unescaped` cursor says it was done (or that the organization's first rows were
+    written unescaped): it is set in the sync's transaction, so rows are fixed exactly once. Rows
+    this run fetched again (`fresh`, keyed by table name) are left to their new, unescaped values.
+    """
+    if tx.get_cursor(organization_id, SOURCE, HTML_UNESCAPED_CURSOR) is not None:
+        return 0
+    changed = 0
+    for spec, columns in HTML_TEXT_COLUMNS:
+        key = spec.primary_key[-1]
+        with_amp = " OR ".join(f"{c} LIKE '%&%'" for c in columns)
+        rows = tx.fetch_df(
+            f"SELECT * FROM {spec.qualified_name} WHERE organization_id = :o AND ({with_amp})",
+            {"o": organization_id},
+        )
+        refetched = fresh[spec.name][key].astype("int64") if key in fresh[spec.name] else []
+        rows = rows[~rows[key].astype("int64").isin(refetched)]
+        if rows.empty:
+            continue
+        rows = rows.copy()
+        for column in columns:
+            rows[column] = unescape_html(rows[column]).to_numpy()
+        rows["updated_at"] = now
+        changed += tx.merge(spec, rows).updated
+    tx.set_cursor(organization_id, SOURCE, HTML_UNESCAPED_CURSOR, "1")
+    return changed
 
 
 def _loaded_records(fetched: _Fetched) -> pd.DataFrame:
