@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
 from devsignal_pipelines.api.app import create_app
 from devsignal_pipelines.lib.loopback import LoopbackServer
@@ -22,25 +21,6 @@ from devsignal_pipelines.lib.webhooks.settings import WebhookSettings
 HOOKS = "/api/v1/webhooks"
 PUBLIC_URL = "https://93.184.216.34/hooks/zap"  # an IP literal: no DNS needed, and public
 T0 = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(autouse=True)
-def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DEVSIGNAL_SECRET_KEY", Fernet.generate_key().decode())
-
-
-@pytest.fixture
-def settings() -> WebhookSettings:
-    return WebhookSettings(retry_schedule_s=(5,), timeout_s=5)
-
-
-@pytest.fixture
-def control(stores: dict[str, str]) -> ControlDB:
-    db = ControlDB(stores["control"])
-    db.create_all()
-    for org in ("acme", "nimbus"):
-        db.add_organization(org)
-    return db
 
 
 @pytest.fixture
