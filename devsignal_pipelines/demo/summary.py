@@ -120,14 +120,22 @@ def print_summary(settings: Settings, world: World, echo: Callable[[str], None])
             )
 
     echo("\nEnrichment coverage (analytics.enrichment_coverage)")
+    # A person is looked up by email: contacts known only by a handle (most X, Stack Overflow and
+    # GitHub authors) cannot be enriched, so the person share is read against those with one.
     coverage = warehouse.read_df(
-        "SELECT organization_id, kind, records, enriched, enriched_share, queued, not_found, invalid "
-        "FROM analytics.enrichment_coverage ORDER BY organization_id, kind"
+        "SELECT e.organization_id, e.kind, e.records, e.enriched, e.enriched_share, e.queued, "
+        "e.not_found, e.invalid, c.with_email FROM analytics.enrichment_coverage e LEFT JOIN ("
+        "SELECT organization_id, count(email) AS with_email FROM core.contacts GROUP BY 1) c "
+        "USING (organization_id) ORDER BY e.organization_id, e.kind"
     )
     for row in coverage.itertuples(index=False):
+        lookable = ""
+        if row.kind == "person" and row.with_email == row.with_email:  # not NaN
+            lookable = f"; {int(row.with_email):,} have an email, the only ones a lookup can find"
         echo(
-            f"  {row.organization_id:<8} {row.kind:<8} {row.enriched:>4}/{row.records:<4} enriched "
-            f"({row.enriched_share:.0%}); queued {row.queued}, not found {row.not_found}, invalid {row.invalid}"
+            f"  {row.organization_id:<8} {row.kind:<8} {row.enriched:>4,}/{row.records:<5,} enriched "
+            f"({row.enriched_share:.0%}); queued {row.queued}, not found {row.not_found}, "
+            f"invalid {row.invalid}{lookable}"
         )
     print_model_summary(warehouse, echo)
     # The published read path: sessions on it never block the pipeline (lib/stores/published.py).
