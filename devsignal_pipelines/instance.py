@@ -57,9 +57,8 @@ def ensure_dagster_home(settings: Settings | None = None) -> Settings:
         free_slots_after_s=FREE_SLOTS_AFTER_RUN_END_S,
     )
     with first_use_lock(settings.dagster_home):
-        if not config.exists() or (
-            config.read_text().startswith(_MANAGED) and config.read_text() != wanted
-        ):
+        current = config.read_text() if config.exists() else None
+        if current is None or (current.startswith(_MANAGED) and current != wanted):
             temporary = config.with_name(f".dagster.yaml.{os.getpid()}")
             temporary.write_text(wanted)
             os.replace(temporary, config)  # a reader sees the old file or the new one

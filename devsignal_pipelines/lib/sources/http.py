@@ -38,6 +38,22 @@ class WaitBudgetSpent(RateLimitExhaustedError):
 DEFAULT_WAIT_BUDGET_S = 900.0
 
 
+def credential_source(where: str) -> str:
+    """Where a credential came from, for an error message: 'environment variable ACME_X_TOKEN',
+    or the stored credential's own description ('<the token stored with --token-stdin>', as
+    defs/resources.py lookup_secret names it)."""
+    return f"environment variable {where}" if where.isidentifier() else where
+
+
+def replace_credential(where: str, what: str) -> str:
+    """How to put a valid credential where this one came from: 'Set ACME_X_TOKEN to {what}', or
+    for a stored one, store it again with the flag it was stored with."""
+    if where.isidentifier():
+        return f"Set {where} to {what}"
+    flag = "--key-stdin" if "--key-stdin" in where else "--token-stdin"
+    return f"Store {what} again with `devsignal orgs connect ... {flag}`"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5

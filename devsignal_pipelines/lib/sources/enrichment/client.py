@@ -23,6 +23,7 @@ from devsignal_pipelines.lib.sources.http import (
     CallStats,
     RetryPolicy,
     WaitBudget,
+    replace_credential,
     retry_after_seconds,
     send_with_retries,
 )
@@ -146,8 +147,8 @@ class EnrichmentClient:
         if response.status_code in (401, 403):
             raise EnrichmentAuthError(
                 f"the enrichment API refused the key of organization '{self.organization_id}' "
-                f"(HTTP {response.status_code}, {_error_type(body) or 'no error type'}): set {self.key_env} to a "
-                "valid API key, or reconnect with: devsignal orgs connect "
+                f"(HTTP {response.status_code}, {_error_type(body) or 'no error type'}): "
+                f"{replace_credential(self.key_env, 'a valid API key')}, or reconnect with: devsignal orgs connect "
                 f"{self.organization_id} enrichment --key-env VAR_NAME"
             )
         if status is None and 400 <= response.status_code < 500:

@@ -32,6 +32,8 @@ from devsignal_pipelines.lib.sources.http import (
     MalformedBodyError,
     RetryPolicy,
     WaitBudget,
+    credential_source,
+    replace_credential,
     retry_after_seconds,
     send_with_retries,
 )
@@ -359,12 +361,19 @@ class GitHubClient:
         message = body.get("message", "") if isinstance(body, dict) else ""
         status = response.status_code
         if status == 401 or status == 403:
-            where = f"the token in {self.token_env}" if self.token_env else "an anonymous request"
+            where = (
+                f"the token in {credential_source(self.token_env)}"
+                if self.token_env
+                else "an anonymous request"
+            )
             raise GitHubAuthError(
                 f"GitHub refused {where} for organization '{self.organization_id}' "
                 f"(HTTP {status}: {message or 'no message'}). "
                 + (
-                    f"Set {self.token_env} to a token with read access to the repositories."
+                    replace_credential(
+                        self.token_env, "a token with read access to the repositories"
+                    )
+                    + "."
                     if self.token_env
                     else "Connect a token: devsignal orgs connect ORG github --token-env VAR."
                 )

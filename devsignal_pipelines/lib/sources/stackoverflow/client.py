@@ -25,6 +25,7 @@ from devsignal_pipelines.lib.sources.http import (
     MalformedBodyError,
     RetryPolicy,
     WaitBudget,
+    replace_credential,
     send_with_retries,
 )
 
@@ -269,7 +270,8 @@ class StackExchangeClient:
         ):
             raise StackExchangeKeyError(
                 f"Stack Exchange refused the app key of organization '{self.organization_id}' ({name}: {message}). "
-                f"Set {self.key_env or 'the key variable'} to a valid key, or reconnect without --key-env to use "
+                f"{replace_credential(self.key_env, 'a valid key') if self.key_env else 'Set a valid key'}, "
+                "or reconnect without --key-env to use "
                 "the keyless quota."
             )
         raise StackExchangeError(

@@ -26,6 +26,8 @@ from devsignal_pipelines.lib.sources.http import (
     MalformedBodyError,
     RetryPolicy,
     WaitBudget,
+    credential_source,
+    replace_credential,
     retry_after_seconds,
     send_with_retries,
 )
@@ -348,8 +350,10 @@ class XApiClient:
         if response.status_code in (401, 403):
             raise XApiAuthError(
                 f"X API answered HTTP {response.status_code} ({_detail(body)}) for organization "
-                f"'{self.organization_id}': the bearer token in environment variable {self.token_env} is missing, "
-                f"wrong or revoked. Set {self.token_env} to a valid X API bearer token and run the sync again."
+                f"'{self.organization_id}': the bearer token in {credential_source(self.token_env)} is "
+                f"missing, wrong or revoked. "
+                f"{replace_credential(self.token_env, 'a valid X API bearer token')} "
+                "and run the sync again."
             )
         if response.status_code == 400 and "since_id" in _rejected_parameters(body):
             raise SinceIdRejectedError(
